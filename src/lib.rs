@@ -1,0 +1,19 @@
+//! nianbao: parse, validate, store and serve government information-disclosure
+//! annual reports (政府信息公开工作年度报告).
+//!
+//! The domain core ([`format`], [`parse`]) knows nothing of gRPC or storage.
+
+pub mod pb {
+    //! Types generated from `proto/nianbao/v1` (the entity model).
+    #![allow(clippy::all, missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/nianbao.v1.rs"));
+    include!(concat!(env!("OUT_DIR"), "/nianbao.v1.serde.rs"));
+
+    /// The encoded descriptor set of every nianbao proto (for reflection).
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/nianbao_descriptor.bin"));
+}
+
+pub mod diagnostics;
+pub mod format;
+pub mod parse;
