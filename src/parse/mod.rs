@@ -2,14 +2,22 @@
 //!
 //! Pipeline: [`decode`] (charset) -> [`html`] (markup to text lines, when HTML)
 //! -> [`normalize`] (NFKC and punctuation, with a map back to source offsets)
-//! -> the recogniser of the format's grammar ([`recognise`]) -> cells, solved with
-//! the format's arithmetic where glued or missing ([`split`], [`solve`]).
+//! -> the recogniser of the format's grammar (`lexicon`, `tables`, `meta`) -> cells,
+//! split and solved with the format's arithmetic where glued or missing (`split`).
 
 pub mod decode;
 pub mod html;
+mod lexicon;
+mod meta;
 pub mod normalize;
+mod split;
+mod tables;
+mod tokens;
 
-use crate::pb;
+use crate::diagnostics::{self as dc, Diag};
+use crate::format::{self, SECTIONS};
+use crate::pb::{self, FormatVersion, InputLayout};
+use lexicon::Key;
 
 /// Options for one parse.
 #[derive(Clone, Debug)]
@@ -40,6 +48,348 @@ pub const DEFAULT_MAX_BYTES: usize = 16 << 20;
 
 /// Parses one published report. Never panics; problems become diagnostics.
 pub fn parse(input: &[u8], opts: &ParseOptions) -> pb::ParseResult {
-    let _ = (input, opts);
-    pb::ParseResult::default()
+    let mut p = Parse::default();
+    p.run(input, opts);
+    p.finish()
+}
+
+#[derive(Default)]
+struct Parse {
+    report: pb::AnnualReport,
+    diags: Vec<pb::Diagnostic>,
+    locations: Vec<pb::CellLocation>,
+}
+
+/// Offsets through every stage back to the decoded text (for spans).
+struct Maps<'a> {
+    decoded: &'a str,
+    extracted: Option<&'a html::Extracted>,
+    normalized: &'a normalize::Normalized,
+    line_starts: Vec<usize>,
+}
+
+impl Maps<'_> {
+    fn decoded_offset(&self, norm: usize) -> usize {
+        let x = self.normalized.source_offset(norm);
+        let d = match self.extracted {
+            Some(e) => e.source_offset(x),
+            None => x,
+        };
+        d.min(self.decoded.len())
+    }
+
+    fn span(&self, (a, b): (usize, usize)) -> pb::SourceSpan {
+        let start = self.decoded_offset(a);
+        let end = self.decoded_offset(b).max(start);
+        let line = self.line_starts.partition_point(|&s| s <= start).max(1);
+        let ls = self.line_starts.get(line - 1).copied().unwrap_or(0).min(start);
+        let column = self
+            .decoded
+            .get(ls..start)
+            .map_or(1, |s| s.chars().count() + 1);
+        pb::SourceSpan {
+            line: line as u32,
+            column: column as u32,
+            byte_start: start as u64,
+            byte_end: end as u64,
+        }
+    }
+}
+
+impl Parse {
+    fn diag(&mut self, d: Diag) {
+        self.diags.push(d.build());
+    }
+
+    fn run(&mut self, input: &[u8], opts: &ParseOptions) {
+        let source = self.report.source.get_or_insert_with(Default::default);
+        source.sha256 = sha256_hex(input);
+        source.label = opts.label.clone();
+        source.url = opts.url.clone().unwrap_or_default();
+        if input.len() > opts.max_bytes {
+            self.diag(Diag::new(
+                dc::INPUT_TOO_LARGE,
+                format!("输入为{}字节，超过上限{}字节", input.len(), opts.max_bytes),
+                format!("the input is {} bytes, over the limit of {} bytes", input.len(), opts.max_bytes),
+            ));
+            return;
+        }
+        if input.iter().all(u8::is_ascii_whitespace) {
+            self.diag(Diag::new(dc::EMPTY_INPUT, "输入为空", "the input is empty"));
+            return;
+        }
+        let decoded = match decode::decode(input, opts.charset.as_deref()) {
+            Ok(d) => d,
+            Err(e) => {
+                let code = match e {
+                    decode::DecodeError::Binary => dc::BINARY_INPUT,
+                    _ => dc::BAD_VALUE,
+                };
+                self.diag(Diag::new(code, format!("无法读取输入：{e}"), format!("the input cannot be read: {e}")));
+                return;
+            }
+        };
+        if let Some(source) = self.report.source.as_mut() {
+            source.encoding = decoded.encoding.to_string();
+        }
+        if decoded.encoding != "UTF-8" {
+            self.diag(Diag::new(
+                dc::ENCODING,
+                format!("输入按 {} 编码读取", decoded.encoding),
+                format!("the input was decoded as {}", decoded.encoding),
+            ));
+        }
+        if decoded.had_errors {
+            self.diag(Diag::new(
+                dc::DECODE_ERRORS,
+                "部分字节无法解码，已替换为�",
+                "some bytes could not be decoded and were replaced with U+FFFD",
+            ));
+        }
+        let text = decoded.text.as_str();
+        let is_html = html::looks_like_html(text);
+        let extracted = is_html.then(|| html::extract(text));
+        let body = extracted.as_ref().map_or(text, |e| e.text.as_str());
+        let normalized = normalize::normalize(body);
+        let maps = Maps {
+            decoded: text,
+            extracted: extracted.as_ref(),
+            normalized: &normalized,
+            line_starts: std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect(),
+        };
+        self.recognise(&normalized.text, &maps, is_html);
+    }
+
+    fn recognise(&mut self, text: &str, maps: &Maps<'_>, is_html: bool) {
+        let compact = lexicon::Compact::new(text);
+        let hits = compact.hits(text);
+
+        // Metadata.
+        let title = meta::title(&compact);
+        let year = title
+            .as_ref()
+            .and_then(|t| t.year)
+            .or_else(|| meta::period_year(text));
+        if let Some(t) = &title {
+            self.report.title = t.title.clone();
+            let (kind, level) = meta::classify(&t.agency);
+            self.report.agency = Some(pb::Agency {
+                name: t.agency.clone(),
+                unified_social_credit_code: meta::credit_code(text),
+                division_code: None,
+                kind: kind as i32,
+                level: level as i32,
+            });
+        }
+        self.report.year = year.unwrap_or(0);
+        self.report.publication_date = meta::publication_date(text);
+        if let (Some(src), Some(url)) = (self.report.source.as_mut(), meta::url(text)) {
+            if src.url.is_empty() {
+                src.url = url;
+            }
+        }
+        if title.is_none() || year.is_none() {
+            self.diag(Diag::new(
+                dc::METADATA_MISSING,
+                "未找到报告标题或年度（“XXXX年……政府信息公开工作年度报告”）",
+                "the report title or year (\"XXXX年……政府信息公开工作年度报告\") was not found",
+            ).path("title"));
+        }
+
+        // Sections.
+        let heads = meta::headings(&compact, text, &hits);
+        self.report.sections_found = heads.iter().map(|h| meta::section_id(h.section) as i32).collect();
+        let table_hits = hits.iter().filter(|h| !matches!(h.key, Key::Section(_))).count();
+        if table_hits < 5 && heads.len() < 3 {
+            self.diag(Diag::new(
+                dc::NOT_A_REPORT,
+                "输入中没有年度报告的章节标题或表格标签，看起来不是政府信息公开工作年度报告",
+                "no section headings or table labels of the annual report format were found; this does not look like a 政府信息公开工作年度报告",
+            ));
+            return;
+        }
+        let head = |s: usize| heads.iter().find(|h| h.section == s);
+        let next_start = |s: usize| heads.iter().find(|h| h.section > s).map_or(text.len(), |h| h.start);
+        let section_text = |s: usize| -> Option<pb::SectionText> {
+            let h = head(s)?;
+            let end = next_start(s);
+            Some(pb::SectionText {
+                heading: text.get(h.start..h.end).unwrap_or("").trim().to_string(),
+                text: text.get(h.end..end.max(h.end)).unwrap_or("").trim().to_string(),
+            })
+        };
+        self.report.preamble = text
+            .get(..heads.first().map_or(0, |h| h.start))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        self.report.overview = section_text(0);
+        self.report.problems = section_text(4);
+        self.report.other_matters = section_text(5);
+        if let Some(om) = &self.report.other_matters {
+            self.report.fee_statement = om
+                .text
+                .split(['。', '\n'])
+                .find(|s| s.contains("信息处理费") || s.contains("收费"))
+                .unwrap_or("")
+                .trim()
+                .to_string();
+        }
+        for (i, s) in SECTIONS.iter().enumerate() {
+            if head(i).is_none() {
+                self.diag(
+                    Diag::new(
+                        dc::SECTION_MISSING,
+                        format!("未找到第{}部分“{}”的标题", s.numeral, s.heading),
+                        format!("the heading of section {} ({}) was not found", s.numeral, s.heading),
+                    )
+                    .path(format!("{:?}", s.id).to_lowercase()),
+                );
+            }
+        }
+
+        // Version.
+        let has = |m: &[&str]| m.iter().any(|k| compact.text.contains(k));
+        let mut v2021 = has(&format::V2021_MARKERS);
+        let v2019 = has(&format::V2019_MARKERS);
+        let first_key = |pred: &dyn Fn(&Key) -> bool| hits.iter().find(|h| pred(&h.key)).map(|h| h.start);
+        // Table regions.
+        let t2_start = head(1).map(|h| h.end).or_else(|| first_key(&|k| matches!(k, Key::ProactiveHeader | Key::ProactiveRow(_))));
+        let t3_start = head(2).map(|h| h.end).or_else(|| first_key(&|k| matches!(k, Key::RequestRow(_))));
+        let t4_start = head(3).map(|h| h.end).or_else(|| first_key(&|k| matches!(k, Key::ReviewHeader)));
+        let after = |s: Option<usize>| s.unwrap_or(text.len());
+        let t4_end = heads.iter().find(|h| h.section >= 4).map_or(text.len(), |h| h.start);
+        let t2 = t2_start.map(|a| (a, after(t3_start).max(a)));
+        let t3 = t3_start.map(|a| (a, after(t4_start).max(a)));
+        let t4 = t4_start.map(|a| (a, t4_end.max(a)));
+
+        let t2_version = t2.map(|(a, b)| {
+            let region = lexicon::Compact::new(&text[a..b]);
+            let r19 = format::V2019_MARKERS.iter().any(|k| region.text.contains(k));
+            let r21 = format::V2021_MARKERS.iter().any(|k| region.text.contains(k));
+            match (r21, r19) {
+                (_, true) if !r21 => FormatVersion::V2019,
+                (true, _) => FormatVersion::V2021,
+                _ => FormatVersion::Unspecified,
+            }
+        });
+        let t3_version = t3.and_then(|r| tables::requests_version(text, &hits, r));
+        if t3_version == Some(FormatVersion::V2021) {
+            v2021 = true;
+        }
+        let legacy = !v2021 && !v2019 && year.is_some_and(|y| y <= 2018);
+        if legacy {
+            self.report.format_version = FormatVersion::Legacy as i32;
+            self.diag(Diag::new(
+                dc::LEGACY_FORMAT,
+                "2019年以前的报告格式（无国家统一表格），表格未读取",
+                "a report in the pre-2019 format (no national tables); its tables are not read",
+            ));
+            return;
+        }
+        let version = match (t2_version, t3_version) {
+            (Some(v @ (FormatVersion::V2019 | FormatVersion::V2021)), _) => v,
+            (_, Some(v)) => v,
+            _ if v2019 && !v2021 => FormatVersion::V2019,
+            _ if v2021 => FormatVersion::V2021,
+            _ => year.map_or(FormatVersion::V2021, format::expected_version),
+        };
+        let t2v = match t2_version {
+            Some(v @ (FormatVersion::V2019 | FormatVersion::V2021)) => v,
+            _ => version,
+        };
+        let t3v = t3_version.unwrap_or(version);
+        self.report.format_version = version as i32;
+        self.report.table_versions = Some(pb::TableVersions {
+            proactive: t2v as i32,
+            requests: t3v as i32,
+        });
+        if t2v != t3v {
+            self.diag(Diag::new(
+                dc::VERSION_MIXED,
+                format!("表二按{}格式，表三按{}格式", version_name(t2v), version_name(t3v)),
+                format!("table 二 follows the {} format while table 三 follows {}", version_name(t2v), version_name(t3v)),
+            ));
+        }
+
+        // Tables.
+        let mut out = tables::Out::default();
+        match t2 {
+            Some(r) => tables::read_proactive(text, &hits, r, t2v, &mut self.report, &mut out),
+            None => out_missing(&mut out, "表二", "table 二", "proactive"),
+        }
+        match t3 {
+            Some(r) => tables::read_requests(text, &hits, r, t3v, &mut self.report, &mut out),
+            None => out_missing(&mut out, "表三", "table 三", "requests"),
+        }
+        match t4 {
+            Some(r) => tables::read_review(text, &hits, r, &mut self.report, &mut out),
+            None => out_missing(&mut out, "表四", "table 四", "review_litigation"),
+        }
+        for (d, span) in out.diags.into_iter().zip(out.diag_spans) {
+            self.diags.push(d.span(span.map(|s| maps.span(s))).build());
+        }
+        self.locations = out
+            .cells
+            .iter()
+            .map(|(c, s)| pb::CellLocation {
+                field_path: c.path(),
+                span: Some(maps.span(*s)),
+            })
+            .collect();
+        let layout = if is_html {
+            InputLayout::Html
+        } else if text.lines().filter(|l| l.trim_start().starts_with('|')).count() >= 5 {
+            InputLayout::Markdown
+        } else if text.lines().filter(|l| { let t = l.trim(); t.ends_with('|') && !t.starts_with('|') }).count() >= 20 {
+            InputLayout::PipeCells
+        } else if out.glued {
+            InputLayout::Glued
+        } else {
+            InputLayout::Spaced
+        };
+        if let Some(s) = self.report.source.as_mut() {
+            s.layout = layout as i32;
+        }
+    }
+
+    fn finish(self) -> pb::ParseResult {
+        pb::ParseResult {
+            report: Some(self.report),
+            diagnostics: self.diags,
+            cell_locations: self.locations,
+        }
+    }
+}
+
+fn out_missing(out: &mut tables::Out, zh: &str, en: &str, path: &str) {
+    let d = Diag::new(
+        dc::TABLE_MISSING,
+        format!("未找到{zh}"),
+        format!("{en} was not found"),
+    )
+    .path(path);
+    out.diags.push(d);
+    out.diag_spans.push(None);
+}
+
+fn version_name(v: FormatVersion) -> &'static str {
+    match v {
+        FormatVersion::V2019 => "2019",
+        FormatVersion::V2021 => "2021",
+        FormatVersion::Legacy => "2019年以前",
+        FormatVersion::Unspecified => "未知",
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in digest {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
 }

@@ -1,0 +1,186 @@
+//! The recogniser's vocabulary: every label, heading and header word of the format
+//! (taken from [`crate::format`]), found in one pass over a whitespace-free view of
+//! the text, so labels broken across lines or cells ("商业\n企业") still match.
+
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::format::{
+    PROACTIVE_ROWS, REQUEST_GROUP_KEYS, REQUEST_ROWS, REVIEW_HEADER_KEYS, SECTIONS,
+};
+
+/// What a key found in the text is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key {
+    /// A section heading key (index into [`SECTIONS`]).
+    Section(usize),
+    /// A table-三 row label (index into [`REQUEST_ROWS`]).
+    RequestRow(usize),
+    /// A table-三 group label (no numbers of its own).
+    RequestGroup,
+    /// A table-二 row label (index into [`PROACTIVE_ROWS`]).
+    ProactiveRow(usize),
+    /// A table-二 caption or column header (ends the previous row's values).
+    ProactiveHeader,
+    /// A table-四 header word.
+    ReviewHeader,
+    /// Table-三 column headers and the 勾稽 note (end a row's values).
+    RequestHeader,
+}
+
+/// A key occurrence, in normalised-text byte offsets.
+#[derive(Clone, Copy, Debug)]
+pub struct Hit {
+    pub key: Key,
+    pub start: usize,
+    pub end: usize,
+    /// Start in the compact view (for looking at what precedes it).
+    pub cstart: usize,
+}
+
+struct Lexicon {
+    ac: AhoCorasick,
+    keys: Vec<Key>,
+}
+
+const PROACTIVE_HEADERS: [&str; 19] = [
+    "第二十条第(一)项",
+    "第二十条第(五)项",
+    "第二十条第(六)项",
+    "第二十条第(八)项",
+    "第二十条第(九)项",
+    "信息内容",
+    "本年制发件数",
+    "本年废止件数",
+    "现行有效件数",
+    "本年处理决定数量",
+    "本年收费金额",
+    "本年新制作数量",
+    "本年新公开数量",
+    "对外公开总数量",
+    "上一年项目数量",
+    "采购项目数量",
+    "本年增/减",
+    "采购总金额",
+    "处理决定数量",
+];
+
+const REQUEST_HEADERS: [&str; 6] = [
+    "申请人情况",
+    "勾稽关系",
+    "钩稽关系",
+    "法人或其他组织",
+    "社会公益组织",
+    "法律服务机构",
+];
+
+fn lexicon() -> Option<&'static Lexicon> {
+    static LEX: OnceLock<Option<Lexicon>> = OnceLock::new();
+    LEX.get_or_init(|| {
+        let mut pats: Vec<String> = Vec::new();
+        let mut keys: Vec<Key> = Vec::new();
+        let mut add = |p: &str, k: Key| {
+            if !pats.iter().any(|q| q == p) {
+                pats.push(p.to_string());
+                keys.push(k);
+            }
+        };
+        for (i, r) in REQUEST_ROWS.iter().enumerate() {
+            for k in r.keys {
+                add(k, Key::RequestRow(i));
+            }
+        }
+        for k in REQUEST_GROUP_KEYS {
+            add(k, Key::RequestGroup);
+        }
+        for (i, r) in PROACTIVE_ROWS.iter().enumerate() {
+            for k in r.keys {
+                add(k, Key::ProactiveRow(i));
+            }
+        }
+        for k in PROACTIVE_HEADERS {
+            add(k, Key::ProactiveHeader);
+        }
+        for k in REQUEST_HEADERS {
+            add(k, Key::RequestHeader);
+        }
+        for k in REVIEW_HEADER_KEYS {
+            add(k, Key::ReviewHeader);
+        }
+        for (i, s) in SECTIONS.iter().enumerate() {
+            for k in s.keys {
+                add(k, Key::Section(i));
+            }
+        }
+        // Building from these fixed patterns does not fail; if it ever did, the
+        // recogniser finds nothing and says so instead of panicking.
+        let ac = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&pats)
+            .ok()?;
+        Some(Lexicon { ac, keys })
+    })
+    .as_ref()
+}
+
+/// The whitespace-free view of a text and its key hits.
+#[derive(Debug, Default)]
+pub struct Compact {
+    pub text: String,
+    /// `map[i]` = normalised byte offset of compact byte `i` (+1 entry for the end).
+    pub map: Vec<u32>,
+}
+
+impl Compact {
+    pub fn new(text: &str) -> Compact {
+        let mut out = String::with_capacity(text.len());
+        let mut map = Vec::with_capacity(text.len() + 1);
+        for (i, ch) in text.char_indices() {
+            if ch.is_whitespace() || ch == '|' || ch == '#' || ch == '*' {
+                continue;
+            }
+            out.push(ch);
+            map.extend(std::iter::repeat_n(i as u32, ch.len_utf8()));
+        }
+        map.push(text.len() as u32);
+        Compact { text: out, map }
+    }
+
+    /// Normalised offset of a compact offset.
+    pub fn to_text(&self, c: usize) -> usize {
+        self.map
+            .get(c)
+            .or(self.map.last())
+            .map_or(0, |&v| v as usize)
+    }
+
+    /// Normalised end offset of a compact range ending (exclusive) at `c`.
+    pub fn end_to_text(&self, text: &str, c: usize) -> usize {
+        if c == 0 {
+            return 0;
+        }
+        let last = self.to_text(c - 1);
+        let len = text[last..].chars().next().map_or(0, char::len_utf8);
+        last + len
+    }
+
+    /// Every key occurrence, in order.
+    pub fn hits(&self, text: &str) -> Vec<Hit> {
+        let Some(lex) = lexicon() else {
+            return Vec::new();
+        };
+        lex.ac
+            .find_iter(&self.text)
+            .filter_map(|m| {
+                let key = *lex.keys.get(m.pattern().as_usize())?;
+                Some(Hit {
+                    key,
+                    start: self.to_text(m.start()),
+                    end: self.end_to_text(text, m.end()),
+                    cstart: m.start(),
+                })
+            })
+            .collect()
+    }
+}
