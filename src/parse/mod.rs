@@ -317,7 +317,10 @@ impl Parse {
         // Tables.
         let mut out = tables::Out::default();
         match t2 {
-            Some(r) => tables::read_proactive(text, &hits, r, t2v, &mut self.report, &mut out),
+            Some(r) => {
+                let prose = &text[..r.0];
+                tables::read_proactive(text, &hits, r, t2v, prose, &mut self.report, &mut out)
+            }
             None => out_missing(&mut out, "表二", "table 二", "proactive"),
         }
         match t3 {

@@ -447,8 +447,11 @@ fn report_how(
     }
 }
 
+/// At most this many candidate readings are listed in one diagnostic.
+const MAX_LISTED: usize = 256;
+
 fn with_candidates(mut d: Diag, cands: &[Vec<Cell>], cell: impl Fn(usize) -> CellRef) -> Diag {
-    for c in cands.iter().take(32) {
+    for c in cands.iter().take(MAX_LISTED) {
         d = d.candidate(
             c.iter()
                 .enumerate()
@@ -554,12 +557,67 @@ fn solve_columns(
     }
 }
 
-/// Reads table 二 of `version` in `region`.
+/// Column keywords of the narrative: a clause naming a table-二 document row and
+/// one of these (and no other) states that column's value ("现行有效行政规范性文件698件").
+const PROSE_COLUMNS: [(&str, &[&str]); 6] = [
+    ("in_force", &["现行有效"]),
+    ("issued", &["制发", "印发", "出台", "新制定"]),
+    ("repealed", &["废止"]),
+    ("newly_made", &["新制作"]),
+    ("newly_published", &["新公开"]),
+    ("total_published", &["对外公开总", "累计公开"]),
+];
+
+/// Values the narrative states for a table-二 document row: `(column id, value)`.
+fn prose_evidence(prose: &str, row: &format::ProactiveRowSpec) -> Vec<(&'static str, i64)> {
+    let mut found = Vec::new();
+    if !matches!(row.id, "regulations" | "normative_documents") {
+        return found;
+    }
+    for clause in prose.split(['。', ',', ';', '；', '，', '\n']) {
+        let Some(at) = row.keys.iter().find_map(|k| clause.find(k)) else {
+            continue;
+        };
+        if row.id == "regulations" && clause.contains("规范性文件") {
+            continue;
+        }
+        let cols: Vec<&str> = PROSE_COLUMNS
+            .iter()
+            .filter(|(_, kws)| kws.iter().any(|k| clause.contains(k)))
+            .map(|(c, _)| *c)
+            .collect();
+        let [col] = cols[..] else { continue };
+        // The first "N件" after the label.
+        let after = &clause[at..];
+        let digits: String = after
+            .match_indices('件')
+            .map(|(i, _)| {
+                let run: Vec<char> = after[..i]
+                    .chars()
+                    .rev()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                run.into_iter().rev().collect::<String>()
+            })
+            .find(|d| !d.is_empty())
+            .unwrap_or_default();
+        if let Ok(v) = digits.parse::<i64>() {
+            if !found.iter().any(|(c, _)| *c == col) {
+                found.push((col, v));
+            }
+        }
+    }
+    found
+}
+
+/// Reads table 二 of `version` in `region`. `prose` is the narrative before the
+/// table: numbers it states decide between readings of glued rows.
 pub fn read_proactive(
     text: &str,
     hits: &[Hit],
     region: (usize, usize),
     version: FormatVersion,
+    prose: &str,
     report: &mut pb::AnnualReport,
     out: &mut Out,
 ) {
@@ -619,10 +677,41 @@ pub fn read_proactive(
                 write_row(report, &cells, cell, out);
             }
             Resolved::Many(c) => {
+                let evidence = prose_evidence(prose, spec);
+                let agree: Vec<&Vec<Cell>> = c
+                    .iter()
+                    .filter(|r| {
+                        evidence.iter().all(|(col, v)| {
+                            cols.iter()
+                                .position(|k| k.id == *col)
+                                .is_none_or(|i| r[i].val.as_ref().and_then(Val::int) == Some(*v))
+                        })
+                    })
+                    .collect();
+                let stated: Vec<String> = evidence.iter().map(|(c, v)| format!("{c}={v}")).collect();
+                if agree.len() == 1 && !evidence.is_empty() {
+                    let cells = agree[0].clone();
+                    out.push(
+                        Diag::new(
+                            dc::SPLIT_UNIQUE,
+                            format!("表二“{}”行的连写数字有{}种拆分，正文所述数字（{}）唯一确定为 {}", spec.label, c.len(), stated.join("，"), show(&cells)),
+                            format!("the glued digits of table 二 row `{}` have {} readings; the numbers the narrative states ({}) leave one: {}", spec.id, c.len(), stated.join(", "), show(&cells)),
+                        )
+                        .paths(paths.clone()),
+                        Some(span),
+                    );
+                    write_row(report, &cells, cell, out);
+                    continue;
+                }
+                let note = if stated.is_empty() {
+                    String::new()
+                } else {
+                    format!("; the narrative states {} but does not decide", stated.join(", "))
+                };
                 let d = Diag::new(
                     dc::SPLIT_AMBIGUOUS,
                     format!("表二“{}”行的连写数字有{}种拆分，表二没有勾稽关系可以判定，单元格留空", spec.label, c.len()),
-                    format!("the glued digits of table 二 row `{}` have {} readings and table 二 has no arithmetic to choose; the cells are left absent", spec.id, c.len()),
+                    format!("the glued digits of table 二 row `{}` have {} readings and table 二 has no arithmetic to choose{note}; the cells are left absent", spec.id, c.len()),
                 )
                 .paths(paths);
                 out.push(with_candidates(d, &c, cell), Some(span));
@@ -785,5 +874,17 @@ pub fn requests_version(text: &str, hits: &[Hit], region: (usize, usize)) -> Opt
         (true, _) => Some(FormatVersion::V2021),
         (false, true) => Some(FormatVersion::V2019),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prose_states_document_counts() {
+        let prose = "集中公开现行有效行政规范性文件698件,动态更新本年度制发的规范性文件88件。";
+        let ev = prose_evidence(prose, &PROACTIVE_ROWS[1]);
+        assert_eq!(ev, vec![("in_force", 698), ("issued", 88)]);
     }
 }
