@@ -75,6 +75,8 @@ pub struct RowSpec {
 #[derive(Clone, Copy, Debug)]
 pub struct SectionSpec {
     pub id: SectionId,
+    /// The report field holding the section (the proto field name).
+    pub field: &'static str,
     /// Official heading without its numbering.
     pub heading: &'static str,
     /// The Chinese numeral the format gives it.
@@ -86,36 +88,42 @@ pub struct SectionSpec {
 pub const SECTIONS: [SectionSpec; 6] = [
     SectionSpec {
         id: SectionId::Overview,
+        field: "overview",
         heading: "总体情况",
         numeral: "一",
         keys: &["总体情况", "概述"],
     },
     SectionSpec {
         id: SectionId::Proactive,
+        field: "proactive",
         heading: "主动公开政府信息情况",
         numeral: "二",
         keys: &["主动公开政府信息情况", "主动公开政府信息"],
     },
     SectionSpec {
         id: SectionId::Requests,
+        field: "requests",
         heading: "收到和处理政府信息公开申请情况",
         numeral: "三",
         keys: &["收到和处理政府信息公开申请", "收到和处理政府信息公开"],
     },
     SectionSpec {
         id: SectionId::ReviewLitigation,
+        field: "review_litigation",
         heading: "政府信息公开行政复议、行政诉讼情况",
         numeral: "四",
         keys: &["行政复议、行政诉讼", "行政复议和提起行政诉讼", "行政复议和行政诉讼", "行政复议与行政诉讼", "行政法复议", "行政复议,行政诉讼", "行政复议、提起行政诉讼"],
     },
     SectionSpec {
         id: SectionId::Problems,
+        field: "problems",
         heading: "存在的主要问题及改进情况",
         numeral: "五",
         keys: &["存在的主要问题", "主要问题及改进"],
     },
     SectionSpec {
         id: SectionId::OtherMatters,
+        field: "other_matters",
         heading: "其他需要报告的事项",
         numeral: "六",
         keys: &["其他需要报告的事项", "其他需要报告事项"],

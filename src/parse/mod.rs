@@ -237,19 +237,6 @@ impl Parse {
                 .trim()
                 .to_string();
         }
-        for (i, s) in SECTIONS.iter().enumerate() {
-            if head(i).is_none() {
-                self.diag(
-                    Diag::new(
-                        dc::SECTION_MISSING,
-                        format!("未找到第{}部分“{}”的标题", s.numeral, s.heading),
-                        format!("the heading of section {} ({}) was not found", s.numeral, s.heading),
-                    )
-                    .path(format!("{:?}", s.id).to_lowercase()),
-                );
-            }
-        }
-
         // Version.
         let has = |m: &[&str]| m.iter().any(|k| compact.text.contains(k));
         let mut v2021 = has(&format::V2021_MARKERS);
@@ -279,7 +266,8 @@ impl Parse {
         if t3_version == Some(FormatVersion::V2021) {
             v2021 = true;
         }
-        let legacy = !v2021 && !v2019 && year.is_some_and(|y| y <= 2018);
+        // No national format existed before the 2019 report year.
+        let legacy = year.is_some_and(|y| y <= 2018);
         if legacy {
             self.report.format_version = FormatVersion::Legacy as i32;
             self.diag(Diag::new(
@@ -289,6 +277,19 @@ impl Parse {
             ));
             return;
         }
+        for (i, s) in SECTIONS.iter().enumerate() {
+            if head(i).is_none() {
+                self.diag(
+                    Diag::new(
+                        dc::SECTION_MISSING,
+                        format!("未找到第{}部分“{}”的标题", s.numeral, s.heading),
+                        format!("the heading of section {} ({}) was not found", s.numeral, s.heading),
+                    )
+                    .path(s.field),
+                );
+            }
+        }
+
         let version = match (t2_version, t3_version) {
             (Some(v @ (FormatVersion::V2019 | FormatVersion::V2021)), _) => v,
             (_, Some(v)) => v,
