@@ -68,6 +68,8 @@ pub struct Readings {
     pub split: bool,
     /// Cells had to be inserted as missing.
     pub missing: usize,
+    /// Exactly one structural reading exists (every value or digit is one cell).
+    pub forced: bool,
     /// More values than cells: the extra tokens were dropped.
     pub extra: usize,
     /// The work budget ran out before every reading was seen.
@@ -111,25 +113,52 @@ pub fn readings(toks: &[Tok], kinds: &[CellKind], rels: &[RowRelation]) -> Readi
     }
     out.missing = missing;
     out.split = toks.len() + missing < k;
-    let mut search = Search {
-        toks: &toks,
-        kinds,
-        cells: Vec::with_capacity(k),
-        found: Vec::new(),
-        steps: 0,
-        exhausted: false,
+    out.forced = missing == 0 && max_cells == k;
+    // Pass 1: readings that satisfy the row relations (which also prune the
+    // search: a total is forced once its addends are chosen).
+    let (mut fitting, exhausted) = search(&toks, kinds, Some(rels), missing);
+    for r in &mut fitting {
+        solve_row(r, rels);
+    }
+    fitting.retain(|r| fits(r, rels));
+    dedup(&mut fitting);
+    out.exhausted = exhausted;
+    // Pass 2, only when nothing fits: every structural reading, so a published
+    // table that does not add up is still read (when it has one reading) or its
+    // readings are listed.
+    let mut all = if fitting.is_empty() {
+        let (all, exhausted) = search(&toks, kinds, None, missing);
+        out.exhausted |= exhausted;
+        all
+    } else {
+        fitting.clone()
     };
-    search.go(0, 0, missing);
-    out.exhausted = search.exhausted;
-    let mut all = search.found;
-    // Solve missing cells from the row relations.
     for r in &mut all {
         solve_row(r, rels);
     }
     dedup(&mut all);
-    out.fitting = all.iter().filter(|r| fits(r, rels)).cloned().collect();
+    out.fitting = fitting;
     out.all = all;
     out
+}
+
+fn search(
+    toks: &[Tok],
+    kinds: &[CellKind],
+    rels: Option<&[RowRelation]>,
+    missing: usize,
+) -> (Vec<Vec<Cell>>, bool) {
+    let mut s = Search {
+        toks,
+        kinds,
+        rels,
+        cells: Vec::with_capacity(kinds.len()),
+        found: Vec::new(),
+        steps: 0,
+        exhausted: false,
+    };
+    s.go(0, 0, missing);
+    (s.found, s.exhausted)
 }
 
 fn dedup(rs: &mut Vec<Vec<Cell>>) {
@@ -201,6 +230,7 @@ fn solve_row(r: &mut [Cell], rels: &[RowRelation]) {
 struct Search<'a> {
     toks: &'a [Tok],
     kinds: &'a [CellKind],
+    rels: Option<&'a [RowRelation]>,
     cells: Vec<Cell>,
     found: Vec<Vec<Cell>>,
     steps: usize,
@@ -258,6 +288,11 @@ impl Search<'_> {
         }
         let tok = &self.toks[ti];
         let kind = self.kinds[col];
+        let forced = match self.forced(col) {
+            Forced::Impossible => return,
+            Forced::Value(v) => Some(v),
+            Forced::Free => None,
+        };
         match &tok.val {
             TokVal::Blank => {
                 self.cells.push(Cell {
@@ -284,6 +319,9 @@ impl Search<'_> {
                     let Some(val) = cell_value(n, pi, len, last, kind) else {
                         continue;
                     };
+                    if forced.is_some_and(|f| val.int() != Some(f)) {
+                        continue;
+                    }
                     let span = span_of(tok, n, pi, len, last);
                     self.cells.push(Cell {
                         val: Some(val),
@@ -302,6 +340,44 @@ impl Search<'_> {
                 }
             }
         }
+    }
+}
+
+enum Forced {
+    Free,
+    Value(i64),
+    Impossible,
+}
+
+impl Search<'_> {
+    /// The value a relation forces on cell `col`, when `col` is the last cell of a
+    /// relation and every other cell of it is already read.
+    fn forced(&self, col: usize) -> Forced {
+        let Some(rels) = self.rels else {
+            return Forced::Free;
+        };
+        for rel in rels {
+            let cells = || rel.lhs.iter().chain(&rel.rhs);
+            if !cells().any(|&i| i == col) || cells().any(|&i| i > col) {
+                continue;
+            }
+            let known = |ix: &[usize]| -> Option<i64> {
+                ix.iter()
+                    .filter(|&&i| i != col)
+                    .map(|&i| self.cells.get(i)?.val.as_ref()?.int())
+                    .try_fold(0i64, |a, v| a.checked_add(v?))
+            };
+            let (Some(l), Some(r)) = (known(&rel.lhs), known(&rel.rhs)) else {
+                continue;
+            };
+            let v = if rel.lhs.contains(&col) { r - l } else { l - r };
+            return if v < 0 {
+                Forced::Impossible
+            } else {
+                Forced::Value(v)
+            };
+        }
+        Forced::Free
     }
 }
 

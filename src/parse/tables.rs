@@ -259,12 +259,15 @@ enum Resolved {
 }
 
 fn resolve(r: &Readings) -> Resolved {
-    if r.all.len() == 1 && r.missing == 0 {
-        // Forced: one structural reading, taken as published even if it does not add up.
-        return Resolved::One {
-            cells: r.all[0].clone(),
-            how: "plain",
-        };
+    if r.forced {
+        // One structural reading: taken as published, even if it does not add up
+        // (that is the validator's finding to make, not the parser's to hide).
+        if let Some(cells) = r.all.first() {
+            return Resolved::One {
+                cells: cells.clone(),
+                how: "plain",
+            };
+        }
     }
     match r.fitting.len() {
         1 => Resolved::One {
