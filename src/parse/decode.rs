@@ -24,7 +24,7 @@ use encoding_rs::{Encoding, GB18030, GBK, REPLACEMENT, UTF_16BE, UTF_16LE, UTF_8
 pub struct Decoded {
     /// The decoded text, without a byte-order mark.
     pub text: String,
-    /// The encoding used, by its encoding_rs name: `"UTF-8"`, `"gb18030"`, `"UTF-16LE"`…
+    /// The encoding used, by its `encoding_rs` name: `"UTF-8"`, `"gb18030"`, `"UTF-16LE"`…
     pub encoding: &'static str,
     /// Whether malformed byte sequences were replaced by U+FFFD.
     pub had_errors: bool,
@@ -33,7 +33,7 @@ pub struct Decoded {
 /// Why bytes could not be decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    /// The caller named a charset that encoding_rs does not know (or cannot decode).
+    /// The caller named a charset that `encoding_rs` does not know (or cannot decode).
     #[error("unknown charset {0:?}")]
     UnknownCharset(String),
     /// The input looks like binary data (NUL bytes or many control characters), not text.
@@ -51,6 +51,11 @@ const MAX_CONTROL_PERCENT: usize = 10;
 /// Decodes `bytes` with the named `charset`, or with a detected one when `None`.
 ///
 /// See the [module documentation](self) for the rules. Empty input decodes to empty text.
+///
+/// # Errors
+///
+/// [`DecodeError::UnknownCharset`] when `charset` names no encoding `encoding_rs` can
+/// decode; [`DecodeError::Binary`] when the bytes look like binary data.
 pub fn decode(bytes: &[u8], charset: Option<&str>) -> Result<Decoded, DecodeError> {
     let encoding = match charset {
         Some(label) => named_encoding(label)?,
@@ -71,7 +76,7 @@ pub fn decode(bytes: &[u8], charset: Option<&str>) -> Result<Decoded, DecodeErro
     })
 }
 
-/// The encoding for a caller's label. GBK and GB2312 (which encoding_rs maps to GBK) are
+/// The encoding for a caller's label. GBK and GB2312 (which `encoding_rs` maps to GBK) are
 /// read as GB18030; the "replacement" encoding (labels of unsupported, dangerous charsets
 /// such as ISO-2022-KR) counts as unknown, since it would decode everything to one U+FFFD.
 fn named_encoding(label: &str) -> Result<&'static Encoding, DecodeError> {
@@ -111,7 +116,7 @@ fn decode_with(encoding: &'static Encoding, bytes: &[u8]) -> (String, bool) {
 }
 
 /// The encoding named by an HTML charset declaration (`<meta charset="gbk">` or
-/// `content="text/html; charset=gb2312"`) in `head`, when encoding_rs knows it.
+/// `content="text/html; charset=gb2312"`) in `head`, when `encoding_rs` knows it.
 /// UTF-16 declarations are ignored (bytes that reach this point are not UTF-16), and
 /// GBK/GB2312 are read as GB18030.
 fn html_declared_encoding(head: &[u8]) -> Option<&'static Encoding> {
@@ -153,9 +158,15 @@ fn html_declared_encoding(head: &[u8]) -> Option<&'static Encoding> {
 /// Whether decoded text has more than [`MAX_CONTROL_PERCENT`]% control characters
 /// (C0 other than tab, LF, CR and form feed; DEL; C1).
 fn looks_binary(text: &str) -> bool {
+    // A sample decides: binary data shows itself in its first 64 KiB.
+    const SAMPLE: usize = 64 << 10;
+    let mut end = text.len().min(SAMPLE);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
     let mut total = 0usize;
     let mut control = 0usize;
-    for c in text.chars() {
+    for c in text[..end].chars() {
         total += 1;
         if c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\x0c') {
             control += 1;

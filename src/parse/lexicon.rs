@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::format::{
     PROACTIVE_ROWS, REQUEST_GROUP_KEYS, REQUEST_ROWS, REVIEW_HEADER_KEYS, SECTIONS,
@@ -117,6 +117,7 @@ fn lexicon() -> Option<&'static Lexicon> {
         // recogniser finds nothing and says so instead of panicking.
         let ac = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&pats)
             .ok()?;
         Some(Lexicon { ac, keys })
@@ -128,31 +129,55 @@ fn lexicon() -> Option<&'static Lexicon> {
 #[derive(Debug, Default)]
 pub struct Compact {
     pub text: String,
-    /// `map[i]` = normalised byte offset of compact byte `i` (+1 entry for the end).
-    pub map: Vec<u32>,
+    /// Sorted `(compact offset, text offset)` pairs where characters were left
+    /// out; between two anchors offsets advance together.
+    anchors: Vec<(u32, u32)>,
+    text_len: usize,
+}
+
+fn skipped(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' | b'|' | b'#' | b'*')
 }
 
 impl Compact {
     pub fn new(text: &str) -> Compact {
+        // Only ASCII bytes are left out (the text is normalised: other
+        // whitespace became ' '), so slicing at them keeps char boundaries.
+        let bytes = text.as_bytes();
         let mut out = String::with_capacity(text.len());
-        let mut map = Vec::with_capacity(text.len() + 1);
-        for (i, ch) in text.char_indices() {
-            if ch.is_whitespace() || ch == '|' || ch == '#' || ch == '*' {
-                continue;
+        let mut anchors = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            let start = i;
+            while i < bytes.len() && !skipped(bytes[i]) {
+                i += 1;
             }
-            out.push(ch);
-            map.extend(std::iter::repeat_n(i as u32, ch.len_utf8()));
+            if i > start {
+                if start > 0 {
+                    anchors.push((out.len() as u32, start as u32));
+                }
+                out.push_str(&text[start..i]);
+            }
+            while i < bytes.len() && skipped(bytes[i]) {
+                i += 1;
+            }
         }
-        map.push(text.len() as u32);
-        Compact { text: out, map }
+        Compact {
+            text: out,
+            anchors,
+            text_len: text.len(),
+        }
     }
 
     /// Normalised offset of a compact offset.
     pub fn to_text(&self, c: usize) -> usize {
-        self.map
-            .get(c)
-            .or(self.map.last())
-            .map_or(0, |&v| v as usize)
+        if c >= self.text.len() {
+            return self.text_len;
+        }
+        let c32 = c as u32;
+        let i = self.anchors.partition_point(|&(k, _)| k <= c32);
+        let (k, t) = if i == 0 { (0, 0) } else { self.anchors[i - 1] };
+        (t + (c32 - k)) as usize
     }
 
     /// Normalised end offset of a compact range ending (exclusive) at `c`.
@@ -160,9 +185,9 @@ impl Compact {
         if c == 0 {
             return 0;
         }
-        let last = self.to_text(c - 1);
-        let len = text[last..].chars().next().map_or(0, char::len_utf8);
-        last + len
+        // Kept runs are copied byte for byte, so the byte after the range's last
+        // byte is the end in the text too.
+        (self.to_text(c - 1) + 1).min(text.len())
     }
 
     /// Every key occurrence, in order.

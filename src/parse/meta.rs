@@ -202,7 +202,9 @@ pub fn headings(compact: &Compact, text: &str, hits: &[Hit]) -> Vec<Heading> {
             continue;
         }
         // The heading runs to the end of its line (or of the key, in flat text).
-        let line_end = text[h.end..].find('\n').map_or(text.len(), |p| h.end + p);
+        let line_end = super::sub(text, h.end, text.len())
+            .find('\n')
+            .map_or(text.len(), |p| h.end + p);
         let end = if line_end - h.end <= 24 { line_end } else { h.end };
         let start = heading_start(text, h.start);
         out.push(Heading {
@@ -234,7 +236,7 @@ fn numbered_before(compact: &str, cpos: usize) -> bool {
 
 /// Backs up from a key to the start of its heading ("三、" before the key).
 fn heading_start(text: &str, key_start: usize) -> usize {
-    let before = &text[..key_start];
+    let before = super::sub(text, 0, key_start);
     let mut start = key_start;
     for (i, c) in before.char_indices().rev().take(20) {
         if c == '、' {

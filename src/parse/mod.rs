@@ -46,6 +46,20 @@ impl Default for ParseOptions {
 /// Default input size limit (16 MiB).
 pub const DEFAULT_MAX_BYTES: usize = 16 << 20;
 
+/// `text[a..b]`, with both ends clamped to the text and moved back to char
+/// boundaries: offsets computed from the input never panic a slice.
+pub(crate) fn sub(text: &str, a: usize, b: usize) -> &str {
+    let floor = |mut i: usize| {
+        i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let (a, b) = (floor(a), floor(b));
+    text.get(a..b.max(a)).unwrap_or("")
+}
+
 /// Parses one published report. Never panics; problems become diagnostics.
 pub fn parse(input: &[u8], opts: &ParseOptions) -> pb::ParseResult {
     let mut p = Parse::default();
@@ -66,6 +80,10 @@ struct Maps<'a> {
     extracted: Option<&'a html::Extracted>,
     normalized: &'a normalize::Normalized,
     line_starts: Vec<usize>,
+    /// The last column computed: (byte offset, its line start, its column). Spans
+    /// come mostly in text order, so columns are counted from here, not from the
+    /// line start (flattened reports are one long line).
+    last_col: std::cell::Cell<(usize, usize, usize)>,
 }
 
 impl Maps<'_> {
@@ -83,10 +101,14 @@ impl Maps<'_> {
         let end = self.decoded_offset(b).max(start);
         let line = self.line_starts.partition_point(|&s| s <= start).max(1);
         let ls = self.line_starts.get(line - 1).copied().unwrap_or(0).min(start);
-        let column = self
-            .decoded
-            .get(ls..start)
-            .map_or(1, |s| s.chars().count() + 1);
+        let (memo_off, memo_ls, memo_col) = self.last_col.get();
+        let (from, base) = if memo_ls == ls && memo_off <= start {
+            (memo_off, memo_col)
+        } else {
+            (ls, 1)
+        };
+        let column = base + self.decoded.get(from..start).map_or(0, |s| s.chars().count());
+        self.last_col.set((start, ls, column));
         pb::SourceSpan {
             line: line as u32,
             column: column as u32,
@@ -158,6 +180,7 @@ impl Parse {
             line_starts: std::iter::once(0)
                 .chain(text.match_indices('\n').map(|(i, _)| i + 1))
                 .collect(),
+            last_col: std::cell::Cell::new((0, 0, 1)),
         };
         self.recognise(&normalized.text, &maps, is_html);
     }
@@ -253,7 +276,7 @@ impl Parse {
         let t4 = t4_start.map(|a| (a, t4_end.max(a)));
 
         let t2_version = t2.map(|(a, b)| {
-            let region = lexicon::Compact::new(&text[a..b]);
+            let region = lexicon::Compact::new(sub(text, a, b));
             let r19 = format::V2019_MARKERS.iter().any(|k| region.text.contains(k));
             let r21 = format::V2021_MARKERS.iter().any(|k| region.text.contains(k));
             match (r21, r19) {
@@ -319,7 +342,7 @@ impl Parse {
         let mut out = tables::Out::default();
         match t2 {
             Some(r) => {
-                let prose = &text[..r.0];
+                let prose = sub(text, 0, r.0);
                 tables::read_proactive(text, &hits, r, t2v, prose, &mut self.report, &mut out)
             }
             None => out_missing(&mut out, "表二", "table 二", "proactive"),

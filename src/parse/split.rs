@@ -148,10 +148,20 @@ fn search(
     rels: Option<&[RowRelation]>,
     missing: usize,
 ) -> (Vec<Vec<Cell>>, bool) {
+    // capacity[i]: the most cells tokens i.. can make.
+    let mut capacity = vec![0usize; toks.len() + 1];
+    for (i, t) in toks.iter().enumerate().rev() {
+        let c = match &t.val {
+            TokVal::Num(n) if t.splittable => n.digits.len(),
+            _ => 1,
+        };
+        capacity[i] = capacity[i + 1] + c;
+    }
     let mut s = Search {
         toks,
         kinds,
         rels,
+        capacity,
         cells: Vec::with_capacity(kinds.len()),
         found: Vec::new(),
         steps: 0,
@@ -162,11 +172,15 @@ fn search(
 }
 
 fn dedup(rs: &mut Vec<Vec<Cell>>) {
-    let mut seen = std::collections::HashSet::new();
-    rs.retain(|r| {
-        let key: Vec<Option<Val>> = r.iter().map(|c| c.val.clone()).collect();
-        seen.insert(key)
-    });
+    // Few readings: a quadratic scan beats hashing them.
+    let mut kept: Vec<Vec<Cell>> = Vec::with_capacity(rs.len());
+    for r in rs.drain(..) {
+        let same = |k: &Vec<Cell>| k.iter().zip(&r).all(|(a, b)| a.val == b.val);
+        if !kept.iter().any(same) {
+            kept.push(r);
+        }
+    }
+    *rs = kept;
 }
 
 /// Whether every checkable relation holds (a relation with a blank is skipped).
@@ -231,6 +245,7 @@ struct Search<'a> {
     toks: &'a [Tok],
     kinds: &'a [CellKind],
     rels: Option<&'a [RowRelation]>,
+    capacity: Vec<usize>,
     cells: Vec<Cell>,
     found: Vec<Vec<Cell>>,
     steps: usize,
@@ -263,15 +278,9 @@ impl Search<'_> {
         if col >= k {
             return;
         }
-        // Remaining capacity check.
-        let rest_max: usize = self.toks[ti..]
-            .iter()
-            .enumerate()
-            .map(|(j, t)| match &t.val {
-                TokVal::Num(n) if t.splittable => n.digits.len() - if j == 0 { pi } else { 0 },
-                _ => 1,
-            })
-            .sum();
+        // Remaining capacity check (digits of the current token already used
+        // cannot make cells any more).
+        let rest_max = self.capacity[ti] - pi;
         let rest_min = self.toks.len() - ti;
         if col + rest_min + miss > k || col + rest_max + miss < k {
             return;
@@ -305,14 +314,12 @@ impl Search<'_> {
             }
             TokVal::Num(n) => {
                 let nd = n.digits.len();
-                let lens: Vec<usize> = if tok.splittable {
-                    if n.digits.as_bytes()[pi] == b'0' {
-                        vec![1]
-                    } else {
-                        (1..=(nd - pi).min(10)).collect()
-                    }
+                let lens = if !tok.splittable {
+                    nd - pi..=nd - pi
+                } else if n.digits.as_bytes()[pi] == b'0' {
+                    1..=1
                 } else {
-                    vec![nd - pi]
+                    1..=(nd - pi).min(10)
                 };
                 for len in lens {
                     let last = pi + len == nd;

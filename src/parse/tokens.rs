@@ -64,7 +64,7 @@ impl Group {
 /// for "2.其他法律…"): its digits are the label's, not this row's.
 pub fn groups(text: &str, start: usize, end: usize, next_numbering: &str) -> Vec<Group> {
     let end = strip_numbering(text, start, end, next_numbering);
-    let seg = &text[start..end];
+    let seg = super::sub(text, start, end);
     let mut out = Vec::new();
     let mut flow = Group::default();
     let mut flow_done = false;
@@ -145,8 +145,18 @@ pub fn groups(text: &str, start: usize, end: usize, next_numbering: &str) -> Vec
 
 /// Whether the line holding `pos` is a markdown row (starts with `|`).
 fn in_markdown_row(text: &str, pos: usize) -> bool {
-    let line_start = text[..pos].rfind('\n').map_or(0, |p| p + 1);
-    text[line_start..pos].trim_start().starts_with('|')
+    // A label cell is short: look back at most this far for the row's start (a
+    // flattened report is one very long line).
+    const MAX_LABEL_CELL: usize = 256;
+    let bytes = &text.as_bytes()[..pos];
+    let from = pos.saturating_sub(MAX_LABEL_CELL);
+    let line_start = match bytes[from..].iter().rposition(|&b| b == b'\n') {
+        Some(p) => from + p + 1,
+        None if from == 0 => 0,
+        None => return false,
+    };
+    text.get(line_start..pos)
+        .is_some_and(|l| l.trim_start().starts_with('|'))
 }
 
 /// Cuts the next label's own numbering ("…00000002." + "其他法律…") off the end.
@@ -154,7 +164,9 @@ fn strip_numbering(text: &str, start: usize, end: usize, numbering: &str) -> usi
     if numbering.is_empty() || !numbering.bytes().all(|b| b.is_ascii_digit()) {
         return end;
     }
-    let seg = &text.as_bytes()[start..end];
+    let Some(seg) = text.as_bytes().get(start..end) else {
+        return end;
+    };
     let Some(last) = seg.iter().rposition(u8::is_ascii_digit) else {
         return end;
     };
