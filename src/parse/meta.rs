@@ -162,9 +162,11 @@ pub fn classify(name: &str) -> (AgencyKind, AdministrativeLevel) {
         AdministrativeLevel::Township
     } else if name.contains('县') || name.contains("区人民政府") || name.contains("实验区") || regex_county(name) {
         AdministrativeLevel::County
-    } else if MUNICIPALITIES.iter().any(|m| name.starts_with(m)) && !name[9..].contains('区') {
-        AdministrativeLevel::Provincial
-    } else if name.contains('省') || name.contains("自治区") {
+    } else if (MUNICIPALITIES.iter().any(|m| name.starts_with(m))
+        && !super::sub(name, 9, name.len()).contains('区'))
+        || name.contains('省')
+        || name.contains("自治区")
+    {
         AdministrativeLevel::Provincial
     } else if name.contains('市') {
         AdministrativeLevel::Municipal

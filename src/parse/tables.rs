@@ -279,6 +279,9 @@ fn resolve(r: &Readings) -> Resolved {
     }
 }
 
+/// A table-三 row with several readings: (row, readings, source range).
+type Ambiguous = (usize, Vec<Vec<Cell>>, (usize, usize));
+
 /// Reads table 三 of `version` in `region`.
 pub fn read_requests(
     text: &str,
@@ -315,7 +318,7 @@ pub fn read_requests(
     let kinds = [CellKind::Count; 7];
     let rels = row_relations_7();
     let mut seen = vec![false; REQUEST_ROWS.len()];
-    let mut ambiguous: Vec<(usize, Vec<Vec<Cell>>, (usize, usize))> = Vec::new();
+    let mut ambiguous: Vec<Ambiguous> = Vec::new();
     for p in &placed {
         seen[p.row] = true;
         let span = (p.group.start(), p.group.end());
@@ -490,7 +493,7 @@ fn write_row(
 fn solve_columns(
     report: &mut pb::AnnualReport,
     version: FormatVersion,
-    ambiguous: Vec<(usize, Vec<Vec<Cell>>, (usize, usize))>,
+    ambiguous: Vec<Ambiguous>,
     out: &mut Out,
 ) {
     let product: usize = ambiguous
