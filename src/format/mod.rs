@@ -203,10 +203,12 @@ pub const REQUEST_ROWS: [RowSpec; 26] = [
     row("other_handling", "其他处理", "(六)", &["(六)其他处理", "(六)其他"], Versions::V2019Only),
 ];
 
-/// Group labels of table 三 (merged cells spanning sub-rows; they carry no numbers).
-pub const REQUEST_GROUP_KEYS: [&str; 5] = [
+/// Group labels of table 三 (merged cells spanning sub-rows; they carry no numbers),
+/// with the typos seen in published reports (不子公开).
+pub const REQUEST_GROUP_KEYS: [&str; 6] = [
     "本年度办理结果",
     "(三)不予公开",
+    "(三)不子公开",
     "(四)无法提供",
     "(五)不予处理",
     "(六)其他处理",
@@ -412,9 +414,11 @@ pub fn proactive_rows(version: FormatVersion) -> &'static [usize] {
 
 // ------------------------------------------------------------------ versions
 
-/// Labels that only the V2021 format prints (§2 of the format specification).
-pub const V2021_MARKERS: [&str; 5] = [
+/// Labels that only the V2021 format prints (§2 of the format specification),
+/// with a typo seen in published reports (先行有效件数).
+pub const V2021_MARKERS: [&str; 6] = [
     "本年制发件数",
+    "先行有效件数",
     "本年处理决定数量",
     "本年收费金额",
     "逾期不补正",

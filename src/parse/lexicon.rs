@@ -44,7 +44,9 @@ struct Lexicon {
     keys: Vec<Key>,
 }
 
-const PROACTIVE_HEADERS: [&str; 19] = [
+/// Table-二 captions and column headers, with typos and truncations seen in
+/// published reports (先行有效, 本公开数量).
+const PROACTIVE_HEADERS: [&str; 21] = [
     "第二十条第(一)项",
     "第二十条第(五)项",
     "第二十条第(六)项",
@@ -54,6 +56,8 @@ const PROACTIVE_HEADERS: [&str; 19] = [
     "本年制发件数",
     "本年废止件数",
     "现行有效件数",
+    "先行有效件数",
+    "本公开数量",
     "本年处理决定数量",
     "本年收费金额",
     "本年新制作数量",

@@ -205,7 +205,7 @@ fn markdown_row(row: &str, abs: usize, toks: &mut Vec<Tok>) {
             });
             continue;
         }
-        if let Some(num) = whole_number(t) {
+        if let Some(num) = whole_number(t).or_else(|| number_with_note(t)) {
             seen_number = true;
             toks.push(Tok {
                 start: t_abs,
@@ -247,6 +247,15 @@ fn whole_number(t: &str) -> Option<Num> {
         TokVal::Num(n) => Some(n),
         TokVal::Blank => None,
     }
+}
+
+/// "55(含自然失效29件)": the value and a parenthetical note on it.
+fn number_with_note(t: &str) -> Option<Num> {
+    let open = t.find('(')?;
+    if !t.ends_with(')') {
+        return None;
+    }
+    whole_number(t[..open].trim_end())
 }
 
 fn valid_thousands(t: &str) -> bool {
@@ -345,8 +354,20 @@ fn plain(s: &str, abs: usize, toks: &mut Vec<Tok>, done: &mut bool) -> bool {
             push_num(toks, abs + st, abs + i, sign_c, digits, frac, unit);
             continue;
         }
-        // Placeholder blanks standing alone.
         let rest = &s[i..];
+        // A note on the previous value, "55(含自然失效29件)": not a cell.
+        if c == b'(' && !toks.is_empty() && i > 0 && b[i - 1].is_ascii_digit() {
+            if let Some(close) = rest.find(')').filter(|&p| p <= 96) {
+                i += close + 1;
+                continue;
+            }
+        }
+        // A page marker from PDF conversion, "— 4 —" or "- 12 -": not cells.
+        if let Some(len) = page_marker(rest) {
+            i += len;
+            continue;
+        }
+        // Placeholder blanks standing alone.
         let ch = rest.chars().next().unwrap_or(' ');
         let clen = ch.len_utf8();
         let standalone = |len: usize| {
@@ -383,6 +404,28 @@ fn plain(s: &str, abs: usize, toks: &mut Vec<Tok>, done: &mut bool) -> bool {
         i += clen;
     }
     saw_text
+}
+
+/// The length of a page marker ("— 4 —", "- 12 -") at the start of `s`.
+fn page_marker(s: &str) -> Option<usize> {
+    let dash = |t: &str| ["—", "-"].into_iter().find(|d| t.starts_with(d)).map(str::len);
+    let mut i = dash(s)?;
+    let sp = |t: &str| t.len() - t.trim_start_matches(' ').len();
+    i += sp(&s[i..]);
+    let digits = s[i..].bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || digits > 3 {
+        return None;
+    }
+    i += digits;
+    i += sp(&s[i..]);
+    let close = dash(&s[i..])?;
+    let end = i + close;
+    let spaced = s[..end].contains(' ');
+    // With ASCII hyphens, "- 4 - 7" could be blank, 4, blank, 7: only a marker
+    // when no value follows.
+    let em = s.starts_with('—');
+    let next_digit = s[end..].trim_start_matches(' ').starts_with(|c: char| c.is_ascii_digit());
+    (spaced && (em || !next_digit)).then_some(end)
 }
 
 fn push_num(
@@ -464,6 +507,17 @@ mod tests {
         let st = t.find("本年新收").unwrap() + "本年新收".len();
         let gs = groups(t, st, t.len(), "");
         assert_eq!(vals(&gs), vec![vec!["859", "_", "1"]]);
+    }
+
+    #[test]
+    fn notes_and_page_markers_are_not_cells() {
+        let t = "55(含自然失效29件) 3 — 4 — 7";
+        assert_eq!(vals(&groups(t, 0, t.len(), "")), vec![vec!["55", "3", "7"]]);
+        let t = "| 55(含自然失效29件) | 3 |";
+        assert_eq!(vals(&groups(t, 0, t.len(), "")), vec![vec!["55", "3"]]);
+        // A standalone dash is still a blank cell.
+        let t = "1 - 2";
+        assert_eq!(vals(&groups(t, 0, t.len(), "")), vec![vec!["1", "_", "2"]]);
     }
 
     #[test]

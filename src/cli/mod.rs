@@ -1,0 +1,127 @@
+//! The command line of the `nianbao` binary: argument definitions (clap derive), log
+//! set-up and the exit-status policy, with one module per subcommand. Only `parse`
+//! exists so far; `validate`, `serve`, `import` and the operator commands will join
+//! [`Command`] as modules of their own.
+//!
+//! This module belongs to the binary, not the library: nothing in `nianbao::*` may
+//! depend on it, and it adds nothing to the library's API. Output goes to stdout,
+//! per-file problems to stderr, logs (tracing, `RUST_LOG`) to stderr.
+
+mod parse;
+mod snippet;
+mod summary;
+mod term;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Parse, validate, store and serve government information-disclosure annual
+/// reports (政府信息公开工作年度报告).
+#[derive(Debug, Parser)]
+#[command(name = "nianbao", version, propagate_version = true)]
+#[command(subcommand_required = true, arg_required_else_help = true)]
+struct Cli {
+    /// When to colour the output.
+    #[arg(long, value_enum, global = true, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse published reports (text or HTML; UTF-8, GBK or GB18030) into the report
+    /// entity, with diagnostics located in the source.
+    #[command(after_help = parse::AFTER_HELP)]
+    Parse(parse::ParseArgs),
+}
+
+/// `--color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    /// Colour when stdout is a terminal and `NO_COLOR` is not set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour a stream that is (or is not) a terminal.
+    fn enabled(self, is_terminal: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
+
+/// The exit status of a run; the worst outcome of any input wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    /// 0: every input parsed without an error diagnostic.
+    Clean = 0,
+    /// 1: some input has an error diagnostic (the run itself went fine).
+    Errors = 1,
+    /// 2: a usage error, or an input that could not be read or output not written.
+    Failure = 2,
+}
+
+impl Status {
+    fn raise(&mut self, to: Status) {
+        *self = (*self).max(to);
+    }
+}
+
+impl From<Status> for ExitCode {
+    fn from(s: Status) -> ExitCode {
+        ExitCode::from(s as u8)
+    }
+}
+
+/// Runs the command line. Usage errors exit with status 2 from inside clap.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let status = match cli.command {
+        Command::Parse(args) => parse::run(args, cli.color),
+    };
+    status.into()
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings and errors).
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn worst_status_wins() {
+        let mut s = Status::Clean;
+        s.raise(Status::Failure);
+        s.raise(Status::Errors);
+        assert_eq!(s, Status::Failure);
+    }
+}
