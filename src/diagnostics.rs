@@ -27,6 +27,7 @@ codes! {
     INPUT_TOO_LARGE = "P003", Error, "The input exceeds the size limit";
     ENCODING = "P004", Info, "The input was decoded from a legacy encoding";
     DECODE_ERRORS = "P005", Warning, "Some bytes could not be decoded and were replaced";
+    UNKNOWN_CHARSET = "P006", Error, "The named charset is not known";
     NOT_A_REPORT = "P010", Error, "The input does not look like an annual report";
     VERSION_MIXED = "P011", Warning, "Tables follow different format versions";
     VERSION_UNKNOWN = "P012", Error, "The format version could not be determined";

@@ -145,7 +145,7 @@ impl Parse {
             Err(e) => {
                 let code = match e {
                     decode::DecodeError::Binary => dc::BINARY_INPUT,
-                    _ => dc::BAD_VALUE,
+                    decode::DecodeError::UnknownCharset(_) => dc::UNKNOWN_CHARSET,
                 };
                 self.diag(Diag::new(code, format!("无法读取输入：{e}"), format!("the input cannot be read: {e}")));
                 return;

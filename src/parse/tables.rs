@@ -425,12 +425,6 @@ fn report_how(
             Some(span),
         ),
         "recovered" => {
-            let solved: Vec<String> = cells
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.solved)
-                .map(|(i, _)| CellRef::request(row, i).path())
-                .collect();
             let d = Diag::new(
                 dc::CELLS_RECOVERED,
                 format!(
@@ -445,8 +439,11 @@ fn report_how(
                     show(cells)
                 ),
             )
-            .paths(row_paths(row))
-            .paths(solved);
+            .paths(row_paths(row));
+            // The recovered reading is the one candidate.
+            let d = with_candidates(d, std::slice::from_ref(&cells.to_vec()), |c| {
+                CellRef::request(row, c)
+            });
             out.push(d, Some(span));
         }
         _ => {}
