@@ -9,7 +9,7 @@
 use std::io::{self, Write};
 
 use nianbao::format::{
-    self, CellRef, Column, PROACTIVE_ROWS, REQUEST_COLUMNS, REQUEST_GROUP_KEYS, REQUEST_ROWS,
+    self, CellRef, Column, PROACTIVE_ROWS, REQUEST_COLUMNS, REQUEST_GROUPS, REQUEST_ROWS,
     REVIEW_COLUMNS, REVIEW_GROUPS, SECTIONS,
 };
 use nianbao::pb::{self, FormatVersion, InputLayout};
@@ -354,18 +354,13 @@ fn write_requests(out: &mut dyn Write, r: &pb::AnnualReport, style: &Style) -> i
     let extra = (0..REQUEST_ROWS.len())
         .filter(|i| !printed.contains(i) && format::request_row(table, *i).is_some());
     let order: Vec<usize> = printed.iter().copied().chain(extra).collect();
-    // Group labels (no numbers) go before the first result row and before each
-    // run of rows numbered from 1, in the order the format prints them.
-    let mut groups = REQUEST_GROUP_KEYS.iter();
+    // Group labels (no numbers) go before the first row they head.
     let mut rows: Vec<(String, Vec<String>)> = Vec::with_capacity(order.len() + 5);
-    let mut in_results = false;
     for &i in &order {
         let spec = &REQUEST_ROWS[i];
-        let starts_results = !in_results && spec.numbering.starts_with('(');
-        in_results |= starts_results;
-        if starts_results || spec.numbering == "1" {
-            if let Some(g) = groups.next() {
-                rows.push((outline(usize::from(!starts_results), g), Vec::new()));
+        for (depth, (label, first)) in REQUEST_GROUPS.iter().enumerate() {
+            if *first == spec.id {
+                rows.push((outline(usize::from(depth > 0), label), Vec::new()));
             }
         }
         let cells = (0..REQUEST_COLUMNS.len())

@@ -203,8 +203,18 @@ pub const REQUEST_ROWS: [RowSpec; 26] = [
     row("other_handling", "其他处理", "(六)", &["(六)其他处理", "(六)其他"], Versions::V2019Only),
 ];
 
-/// Group labels of table 三 (merged cells spanning sub-rows; they carry no numbers),
-/// with the typos seen in published reports (不子公开).
+/// The group labels of table 三 as printed (merged cells spanning sub-rows; they
+/// carry no numbers), each with the id of the first row it heads.
+pub const REQUEST_GROUPS: [(&str, &str); 5] = [
+    ("三、本年度办理结果", "granted"),
+    ("(三)不予公开", "denied_state_secret"),
+    ("(四)无法提供", "unable_not_held"),
+    ("(五)不予处理", "not_processed_complaint"),
+    ("(六)其他处理", "other_no_correction"),
+];
+
+/// Keys that find table-三 group labels in text, with the typos seen in published
+/// reports (不子公开).
 pub const REQUEST_GROUP_KEYS: [&str; 6] = [
     "本年度办理结果",
     "(三)不予公开",

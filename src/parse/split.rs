@@ -113,7 +113,8 @@ pub fn readings(toks: &[Tok], kinds: &[CellKind], rels: &[RowRelation]) -> Readi
     }
     out.missing = missing;
     out.split = toks.len() + missing < k;
-    out.forced = missing == 0 && max_cells == k;
+    // One structural reading: every digit is a cell, or every value is one.
+    out.forced = missing == 0 && (max_cells == k || toks.len() == k);
     // Pass 1: readings that satisfy the row relations (which also prune the
     // search: a total is forced once its addends are chosen).
     let (mut fitting, exhausted) = search(&toks, kinds, Some(rels), missing);
