@@ -368,7 +368,15 @@ impl Parse {
             .collect();
         let layout = if is_html {
             InputLayout::Html
-        } else if text.lines().filter(|l| l.trim_start().starts_with('|')).count() >= 5 {
+        } else if text
+            .lines()
+            .filter(|l| {
+                let t = l.trim();
+                t.starts_with('|') && t.ends_with('|') && t.contains(|c: char| c != '|' && c != ' ')
+            })
+            .count()
+            >= 5
+        {
             InputLayout::Markdown
         } else if text.lines().filter(|l| { let t = l.trim(); t.ends_with('|') && !t.starts_with('|') }).count() >= 20 {
             InputLayout::PipeCells

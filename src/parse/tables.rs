@@ -279,8 +279,14 @@ fn resolve(r: &Readings) -> Resolved {
     }
 }
 
-/// A table-三 row with several readings: (row, readings, source range).
-type Ambiguous = (usize, Vec<Vec<Cell>>, (usize, usize));
+/// A table-三 row with several readings.
+struct Ambiguous {
+    row: usize,
+    cands: Vec<Vec<Cell>>,
+    span: (usize, usize),
+    /// Cells missing from the source (0: the readings come from glued digits).
+    missing: usize,
+}
 
 /// Reads table 三 of `version` in `region`.
 pub fn read_requests(
@@ -341,7 +347,21 @@ pub fn read_requests(
                 report_how(how, &cells, &r, p.row, span, out);
                 write_row(report, &cells, |c| CellRef::request(p.row, c), out);
             }
-            Resolved::Many(c) => ambiguous.push((p.row, c, span)),
+            Resolved::Many(cands) => ambiguous.push(Ambiguous {
+                row: p.row,
+                cands,
+                span,
+                missing: r.missing,
+            }),
+            Resolved::None(all) if r.missing > 0 => {
+                let d = Diag::new(
+                    dc::CELLS_MISSING,
+                    format!("表三“{}”行只有{}个数值（应为7个），行合计无法确定缺失的单元格，单元格留空", REQUEST_ROWS[p.row].label, 7 - r.missing),
+                    format!("table 三 row `{id}` has {} values for 7 cells and the row total does not fix the missing ones; the cells are left absent", 7 - r.missing),
+                )
+                .paths(row_paths(p.row));
+                out.push(with_candidates(d, &all, |c| CellRef::request(p.row, c)), Some(span));
+            }
             Resolved::None(all) => {
                 let d = Diag::new(
                     dc::SPLIT_IMPOSSIBLE,
@@ -495,7 +515,7 @@ fn solve_columns(
 ) {
     let product: usize = ambiguous
         .iter()
-        .map(|(_, c, _)| c.len())
+        .map(|a| a.cands.len())
         .try_fold(1usize, |a, n| a.checked_mul(n))
         .unwrap_or(usize::MAX);
     let rels: Vec<&format::Relation> = format::relations(version)
@@ -508,14 +528,14 @@ fn solve_columns(
         'outer: loop {
             let read = |c: &CellRef| -> Option<i64> {
                 if let CellRef::Request { row, col } = *c {
-                    if let Some(k) = ambiguous.iter().position(|(r, _, _)| *r == row as usize) {
-                        return ambiguous[k].1[choice[k]][col as usize].val.as_ref()?.int();
+                    if let Some(k) = ambiguous.iter().position(|a| a.row == row as usize) {
+                        return ambiguous[k].cands[choice[k]][col as usize].val.as_ref()?.int();
                     }
                 }
                 c.get_int(report)
             };
             let touches = |r: &format::Relation| {
-                r.cells().any(|c| matches!(c, CellRef::Request { row, .. } if ambiguous.iter().any(|(a, _, _)| *a == *row as usize)))
+                r.cells().any(|c| matches!(c, CellRef::Request { row, .. } if ambiguous.iter().any(|a| a.row == *row as usize)))
             };
             if rels.iter().filter(|r| touches(r)).all(|r| r.residual(read).is_none_or(|v| v == 0)) {
                 solutions.push(choice.clone());
@@ -525,7 +545,7 @@ fn solve_columns(
             }
             for k in 0..choice.len() {
                 choice[k] += 1;
-                if choice[k] < ambiguous[k].1.len() {
+                if choice[k] < ambiguous[k].cands.len() {
                     continue 'outer;
                 }
                 choice[k] = 0;
@@ -534,7 +554,8 @@ fn solve_columns(
         }
     }
     if solutions.len() == 1 {
-        for (k, (row, cands, span)) in ambiguous.iter().enumerate() {
+        for (k, a) in ambiguous.iter().enumerate() {
+            let (row, cands, span) = (&a.row, &a.cands, &a.span);
             let cells = &cands[solutions[0][k]];
             out.push(
                 Diag::new(
@@ -549,12 +570,26 @@ fn solve_columns(
         }
         return;
     }
-    for (row, cands, span) in ambiguous {
-        let d = Diag::new(
-            dc::SPLIT_AMBIGUOUS,
-            format!("表三“{}”行的连写数字有{}种符合行合计的拆分，无法确定，单元格留空", REQUEST_ROWS[row].label, cands.len()),
-            format!("the glued digits of table 三 row `{}` have {} readings that add up; the cells are left absent", REQUEST_ROWS[row].id, cands.len()),
-        )
+    for Ambiguous {
+        row,
+        cands,
+        span,
+        missing,
+    } in ambiguous
+    {
+        let d = if missing > 0 {
+            Diag::new(
+                dc::CELLS_MISSING,
+                format!("表三“{}”行只有{}个数值（应为7个），缺失单元格有{}种符合合计的位置，单元格留空", REQUEST_ROWS[row].label, 7 - missing, cands.len()),
+                format!("table 三 row `{}` has {} values for 7 cells; {} placements of the missing cells add up; the cells are left absent", REQUEST_ROWS[row].id, 7 - missing, cands.len()),
+            )
+        } else {
+            Diag::new(
+                dc::SPLIT_AMBIGUOUS,
+                format!("表三“{}”行的连写数字有{}种符合行合计的拆分，无法确定，单元格留空", REQUEST_ROWS[row].label, cands.len()),
+                format!("the glued digits of table 三 row `{}` have {} readings that add up; the cells are left absent", REQUEST_ROWS[row].id, cands.len()),
+            )
+        }
         .paths(row_paths(row));
         out.push(with_candidates(d, &cands, |c| CellRef::request(row, c)), Some(span));
     }
