@@ -17,3 +17,4 @@ pub mod pb {
 pub mod diagnostics;
 pub mod format;
 pub mod parse;
+pub mod validate;

@@ -1,0 +1,250 @@
+//! Runs the catalogue over one report and assembles the result.
+
+use super::arithmetic::Arithmetic;
+use super::{catalogue, Rule, RULE_SET_VERSION};
+use crate::pb::{
+    AnnualReport, CellLocation, Comparison, Diagnostic, Finding, FormatVersion, RuleOutcome,
+    RuleResult, Severity, ValidationResult,
+};
+
+/// What to validate.
+#[derive(Clone, Copy, Debug)]
+pub struct Input<'a> {
+    pub report: &'a AnnualReport,
+    /// The same agency's report for the previous year (cross-year rules).
+    pub previous: Option<&'a AnnualReport>,
+    /// Where each cell was read from (`ParseResult.cell_locations`); empty when
+    /// the report came as an entity.
+    pub locations: &'a [CellLocation],
+    /// Parse diagnostics; they become findings so a caller gets one list.
+    pub diagnostics: &'a [Diagnostic],
+}
+
+impl<'a> Input<'a> {
+    /// A report entity alone (no previous year, no source text).
+    pub fn entity(report: &'a AnnualReport) -> Input<'a> {
+        Input {
+            report,
+            previous: None,
+            locations: &[],
+            diagnostics: &[],
+        }
+    }
+
+    /// A parse result: the report with its cell locations and diagnostics.
+    pub fn parsed(result: &'a crate::pb::ParseResult, report: &'a AnnualReport) -> Input<'a> {
+        Input {
+            report,
+            previous: None,
+            locations: &result.cell_locations,
+            diagnostics: &result.diagnostics,
+        }
+    }
+}
+
+/// Settings of a validation run.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Publication deadline (month, day of year Y+1) for townships, streets and
+    /// other bodies, which have no national date (Art. 49). `None`: not checked.
+    pub township_deadline: Option<(u32, u32)>,
+}
+
+/// What a rule's check sees.
+pub struct Ctx<'a> {
+    pub report: &'a AnnualReport,
+    pub previous: Option<&'a AnnualReport>,
+    pub version: FormatVersion,
+    pub options: &'a Options,
+    pub diagnostics: &'a [Diagnostic],
+    /// Relation residuals and fault localisation, computed once per report.
+    pub arithmetic: Arithmetic,
+}
+
+/// What a rule's check produces.
+#[derive(Default)]
+pub struct Out {
+    pub findings: Vec<Finding>,
+    /// Some part of the check could not be done (blank cells, no text).
+    pub incomplete: bool,
+    /// The rule does not apply to this report (decided at run time).
+    pub not_applicable: bool,
+}
+
+impl Out {
+    /// Adds a finding with the rule's default severity; returns it for details.
+    pub fn fail(
+        &mut self,
+        zh: impl Into<String>,
+        en: impl Into<String>,
+        paths: impl IntoIterator<Item = String>,
+    ) -> &mut Finding {
+        self.findings.push(Finding {
+            message: zh.into(),
+            message_en: en.into(),
+            field_paths: paths.into_iter().collect(),
+            ..Default::default()
+        });
+        let last = self.findings.len() - 1;
+        &mut self.findings[last]
+    }
+}
+
+/// A comparison of an expected and an actual value.
+pub fn comparison(
+    subject: impl Into<String>,
+    expected_expression: impl Into<String>,
+    expected: impl ToString,
+    actual_expression: impl Into<String>,
+    actual: impl ToString,
+) -> Comparison {
+    Comparison {
+        subject: subject.into(),
+        expected_expression: expected_expression.into(),
+        expected: expected.to_string(),
+        actual_expression: actual_expression.into(),
+        actual: actual.to_string(),
+    }
+}
+
+/// Validates one report with every rule of the catalogue.
+pub fn validate(input: &Input<'_>, options: &Options) -> ValidationResult {
+    let report = input.report;
+    let version = FormatVersion::try_from(report.format_version).unwrap_or_default();
+    let ctx = Ctx {
+        report,
+        previous: input.previous,
+        version,
+        options,
+        diagnostics: input.diagnostics,
+        arithmetic: Arithmetic::new(report, version),
+    };
+    let mut result = ValidationResult {
+        rule_set_version: RULE_SET_VERSION.to_string(),
+        ..Default::default()
+    };
+    for d in input.diagnostics {
+        result.findings.push(from_diagnostic(d));
+    }
+    for rule in catalogue() {
+        let outcome = run(rule, &ctx, input.locations, &mut result.findings);
+        match outcome {
+            RuleOutcome::Passed => result.rules_passed += 1,
+            RuleOutcome::Failed => result.rules_failed += 1,
+            RuleOutcome::Incomplete => result.rules_incomplete += 1,
+            _ => result.rules_not_applicable += 1,
+        }
+        result.rules.push(RuleResult {
+            code: rule.code.to_string(),
+            outcome: outcome as i32,
+        });
+    }
+    for f in &result.findings {
+        match Severity::try_from(f.severity).unwrap_or_default() {
+            Severity::Error => result.errors += 1,
+            Severity::Warning => result.warnings += 1,
+            _ => result.infos += 1,
+        }
+    }
+    result
+}
+
+fn run(
+    rule: &Rule,
+    ctx: &Ctx<'_>,
+    locations: &[CellLocation],
+    findings: &mut Vec<Finding>,
+) -> RuleOutcome {
+    let has_tables = matches!(ctx.version, FormatVersion::V2019 | FormatVersion::V2021);
+    let applies = if rule.versions.is_empty() {
+        true
+    } else {
+        has_tables && rule.versions.contains(&ctx.version)
+    };
+    if !applies {
+        return RuleOutcome::NotApplicable;
+    }
+    let mut out = Out::default();
+    (rule.check)(ctx, &mut out);
+    if out.not_applicable {
+        return RuleOutcome::NotApplicable;
+    }
+    let mut failed = false;
+    for mut f in out.findings {
+        f.code = rule.code.to_string();
+        if f.severity == Severity::Unspecified as i32 {
+            f.severity = rule.severity as i32;
+        }
+        // Heuristic rules never raise ERROR.
+        if rule.basis == crate::pb::RuleBasis::Heuristic && f.severity == Severity::Error as i32
+        {
+            f.severity = Severity::Warning as i32;
+        }
+        failed |= !f.incomplete;
+        finish(&mut f, locations);
+        findings.push(f);
+    }
+    if failed {
+        RuleOutcome::Failed
+    } else if out.incomplete {
+        RuleOutcome::Incomplete
+    } else {
+        RuleOutcome::Passed
+    }
+}
+
+/// Adds the rule-set version, the fingerprint and the cells' source locations.
+fn finish(f: &mut Finding, locations: &[CellLocation]) {
+    f.rule_set_version = RULE_SET_VERSION.to_string();
+    f.fingerprint = fingerprint(&f.code, &f.field_paths);
+    if !locations.is_empty() {
+        f.locations = f
+            .field_paths
+            .iter()
+            .filter_map(|p| locations.iter().find(|l| &l.field_path == p).cloned())
+            .collect();
+    }
+}
+
+/// Stable id of a finding: rule code, the cells (order-independent) and the
+/// rule-set version, hashed (SHA-256, first 16 hex digits).
+pub fn fingerprint(code: &str, paths: &[String]) -> String {
+    use sha2::Digest;
+    let mut sorted: Vec<&str> = paths.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut h = sha2::Sha256::new();
+    h.update(code.as_bytes());
+    h.update([0]);
+    for p in sorted {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    h.update(RULE_SET_VERSION.as_bytes());
+    let digest = h.finalize();
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_diagnostic(d: &Diagnostic) -> Finding {
+    let locations = match &d.span {
+        Some(span) => vec![CellLocation {
+            field_path: d.field_paths.first().cloned().unwrap_or_default(),
+            span: Some(*span),
+        }],
+        None => Vec::new(),
+    };
+    Finding {
+        code: d.code.clone(),
+        severity: d.severity,
+        message: d.message.clone(),
+        message_en: d.message_en.clone(),
+        field_paths: d.field_paths.clone(),
+        comparisons: Vec::new(),
+        locations,
+        rule_set_version: RULE_SET_VERSION.to_string(),
+        fingerprint: fingerprint(&d.code, &d.field_paths),
+        suspect_paths: Vec::new(),
+        suspect_reason: String::new(),
+        incomplete: false,
+    }
+}

@@ -1,0 +1,85 @@
+//! Validation: the rule catalogue (format.md §7) run over a report entity.
+//!
+//! One rule = one [`Rule`]: a stable code, a default severity, a title, its basis
+//! and reference, the versions it applies to, and a check function. The catalogue
+//! is [`catalogue()`]; `docs/rules.md` is generated from it (`nianbao rules
+//! --markdown`) and a test keeps the two equal. Parse diagnostics become findings
+//! too, so a caller gets one list.
+//!
+//! The engine reads only the entity (and, for cross-year rules, the previous
+//! year's entity): no rule re-parses or re-scans the published text.
+
+mod arithmetic;
+mod engine;
+mod localize;
+mod rules;
+
+pub use engine::{validate, Input, Options};
+pub use rules::catalogue;
+
+use crate::pb::{FormatVersion, RuleBasis, Severity};
+
+/// The version of the rule set. Bumped whenever a rule's logic or a finding's
+/// identity changes; it is part of every finding's fingerprint.
+pub const RULE_SET_VERSION: &str = "2026.11.1";
+
+/// One rule of the catalogue.
+pub struct Rule {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub title: &'static str,
+    pub title_en: &'static str,
+    /// The check in words (the formula for arithmetic rules).
+    pub description: &'static str,
+    /// Versions the rule applies to; empty = every version with tables.
+    pub versions: &'static [FormatVersion],
+    pub basis: RuleBasis,
+    /// The clause of the regulation or format it rests on.
+    pub reference: &'static str,
+    pub category: Category,
+    pub check: fn(&engine::Ctx<'_>, &mut engine::Out),
+}
+
+/// Rule groups, as in format.md §7.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Category {
+    Arithmetic,
+    CrossYear,
+    Structure,
+    Deadline,
+    Narrative,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Arithmetic => "arithmetic",
+            Category::CrossYear => "cross_year",
+            Category::Structure => "structure",
+            Category::Deadline => "deadline",
+            Category::Narrative => "narrative",
+        }
+    }
+}
+
+impl Rule {
+    /// The catalogue entry as a proto message (for `ListRules` and JSON output).
+    pub fn to_proto(&self) -> crate::pb::Rule {
+        crate::pb::Rule {
+            code: self.code.to_string(),
+            severity: self.severity as i32,
+            title: self.title.to_string(),
+            title_en: self.title_en.to_string(),
+            description: self.description.to_string(),
+            versions: self.versions.iter().map(|v| *v as i32).collect(),
+            basis: self.basis as i32,
+            reference: self.reference.to_string(),
+            category: self.category.as_str().to_string(),
+        }
+    }
+}
+
+/// The rule with a code.
+pub fn rule(code: &str) -> Option<&'static Rule> {
+    catalogue().iter().copied().find(|r| r.code == code)
+}

@@ -1,0 +1,5 @@
+//! (being written)
+
+use crate::validate::Rule;
+
+pub static RULES: &[Rule] = &[];
