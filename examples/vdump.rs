@@ -8,7 +8,7 @@ fn main() {
         let r = nianbao::validate::validate(&input, &Default::default());
         println!("== {path}: passed {} failed {} incomplete {} n/a {} | E{} W{} I{}", r.rules_passed, r.rules_failed, r.rules_incomplete, r.rules_not_applicable, r.errors, r.warnings, r.infos);
         for f in &r.findings {
-            if f.code.starts_with('P') && !std::env::var("ALL").is_ok() { continue; }
+            if f.code.starts_with('P') && std::env::var("ALL").is_err() { continue; }
             println!("  [{}] sev={} {} | suspects={:?} {} paths={}", f.code, f.severity, f.message_en, f.suspect_paths, f.suspect_reason, f.field_paths.len());
         }
     }
