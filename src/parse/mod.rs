@@ -255,7 +255,7 @@ impl Parse {
             self.report.fee_statement = om
                 .text
                 .split(['。', '\n'])
-                .find(|s| s.contains("信息处理费") || s.contains("收费"))
+                .find(|s| s.contains("信息处理费") || s.contains("收费") || s.contains("收取"))
                 .unwrap_or("")
                 .trim()
                 .to_string();
