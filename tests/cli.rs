@@ -359,3 +359,384 @@ fn colour_can_be_forced() {
         run.describe()
     );
 }
+
+// === validate ===
+
+/// The top-level fields of `nianbao.v1.ValidationResult` in proto3 JSON.
+const VALIDATION_RESULT_KEYS: [&str; 10] = [
+    "findings",
+    "ruleSetVersion",
+    "rules",
+    "rulesPassed",
+    "rulesFailed",
+    "rulesIncomplete",
+    "rulesNotApplicable",
+    "errors",
+    "warnings",
+    "infos",
+];
+
+/// A fresh scratch directory named after the test.
+fn scratch_dir(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(test);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The conformance base report (`tests/conformance/base/v2021.json`): every rule
+/// passes on it.
+fn clean_report() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/base/v2021.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Checks that `v` is the proto3 JSON of a `ValidationResult` and survives a
+/// round trip through `nianbao::pb::ValidationResult` unchanged.
+fn assert_validation_result(v: &Value, run: &Run) -> nianbao::pb::ValidationResult {
+    let obj = v
+        .as_object()
+        .unwrap_or_else(|| panic!("expected a JSON object, got {v}\n{}", run.describe()));
+    for key in obj.keys() {
+        assert!(
+            VALIDATION_RESULT_KEYS.contains(&key.as_str()),
+            "unexpected top-level key {key:?}\n{}",
+            run.describe()
+        );
+    }
+    let result: nianbao::pb::ValidationResult = serde_json::from_value(v.clone())
+        .unwrap_or_else(|e| panic!("not a ValidationResult: {e}\n{}", run.describe()));
+    assert_eq!(
+        &serde_json::to_value(&result).unwrap(),
+        v,
+        "the JSON does not round-trip through ValidationResult"
+    );
+    result
+}
+
+fn finding_codes(v: &Value) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .map(|fs| {
+            fs.iter()
+                .filter_map(|f| f["code"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn help_lists_the_validate_and_rules_commands() {
+    let run = nianbao(&["--help"], None);
+    run.assert_code(0);
+    for command in ["validate", "rules"] {
+        assert!(run.stdout().contains(command), "{}", run.describe());
+    }
+}
+
+#[test]
+fn validate_usage_errors() {
+    let file = &*corpus("000_2b6e7661ff84f527.txt");
+    for args in [
+        vec!["validate"],
+        vec!["validate", "--format", "xml", file],
+        vec!["validate", "--deny", "infos", file],
+        vec!["validate", "--input", "yaml", file],
+        vec!["validate", "-", "--previous", "-"],
+        vec!["rules", "--format", "csv"],
+    ] {
+        let run = nianbao(&args, Some(b""));
+        run.assert_code(2);
+        assert!(run.stdout().is_empty(), "{}", run.describe());
+    }
+}
+
+#[test]
+fn validate_text_renders_findings_against_the_source() {
+    let file = corpus("000_2b6e7661ff84f527.txt");
+    let run = nianbao(&["validate", &*file], None);
+    let out = run.assert_code(0).stdout();
+    for needle in [
+        "000_2b6e7661ff84f527.txt",
+        "info[P033]",
+        "000_2b6e7661ff84f527.txt:204:",
+        "^",
+        "= fingerprint: ",
+        "= note: fields: requests.not_processed_complaint.",
+        " passed, ",
+        " not applicable",
+    ] {
+        assert!(
+            out.contains(needle),
+            "missing {needle:?}\n{}",
+            run.describe()
+        );
+    }
+}
+
+#[test]
+fn validate_text_shows_expected_actual_and_the_likely_cell() {
+    // 海坛片区 2021: （七）总计 puts 1 under 自然人 while every other cell is 0.
+    let file = corpus("022_pingtan_haitanpianqu_2021.txt");
+    let run = nianbao(&["validate", &*file], None);
+    let out = run.assert_code(1).stdout();
+    for needle in [
+        "error[A1]",
+        "= expected: new_received + carried_over = 0",
+        "= actual: results_total + carried_forward = 1",
+        "= likely: requests.results_total.natural_person",
+    ] {
+        assert!(
+            out.contains(needle),
+            "missing {needle:?}\n{}",
+            run.describe()
+        );
+    }
+}
+
+#[test]
+fn validate_json_is_a_validation_result() {
+    let file = corpus("000_2b6e7661ff84f527.txt");
+    let run = nianbao(&["validate", "--format=json", &*file], None);
+    let v = run.assert_code(0).json();
+    let result = assert_validation_result(&v, &run);
+    let p033 = result
+        .findings
+        .iter()
+        .find(|f| f.code == "P033")
+        .unwrap_or_else(|| panic!("no P033\n{}", run.describe()));
+    assert!(!p033.field_paths.is_empty() && !p033.fingerprint.is_empty());
+    assert_eq!(v["findings"][0]["severity"], "SEVERITY_INFO");
+    assert!(
+        v["findings"][0]["fieldPaths"].is_array(),
+        "{}",
+        run.describe()
+    );
+    let codes: Vec<&str> = nianbao::validate::catalogue()
+        .iter()
+        .map(|r| r.code)
+        .collect();
+    let ran: Vec<&str> = result.rules.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(ran, codes, "one outcome per rule, in catalogue order");
+}
+
+#[test]
+fn validate_reads_report_and_parse_result_json() {
+    let dir = scratch_dir("validate_reads_report_and_parse_result_json");
+    let file = corpus("000_2b6e7661ff84f527.txt");
+    let parsed = nianbao(&["parse", "--format=json", &*file], None).json();
+    let parse_result = dir.join("parse-result.json");
+    let report = dir.join("report.json");
+    std::fs::write(&parse_result, parsed.to_string()).unwrap();
+    std::fs::write(&report, parsed["report"].to_string()).unwrap();
+
+    let from_text = nianbao(&["validate", "--format=json", &*file], None).json();
+    // A ParseResult carries the diagnostics and locations: the same result.
+    let run = nianbao(&["validate", "--format=json", &*utf8(parse_result)], None);
+    assert_eq!(run.assert_code(0).json(), from_text, "{}", run.describe());
+    // An AnnualReport alone: the same rule outcomes and rule findings, without
+    // parse diagnostics or locations.
+    let run = nianbao(
+        &["validate", "--format=json", "--input=json", &*utf8(report)],
+        None,
+    );
+    let v = run.assert_code(0).json();
+    assert_validation_result(&v, &run);
+    assert_eq!(v["rules"], from_text["rules"], "{}", run.describe());
+    let rule_prints = |v: &Value| -> Vec<(String, String)> {
+        v["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| !f["code"].as_str().unwrap_or("P").starts_with('P'))
+            .map(|f| (f["code"].to_string(), f["fingerprint"].to_string()))
+            .collect()
+    };
+    assert_eq!(rule_prints(&v), rule_prints(&from_text));
+    assert!(!finding_codes(&v).iter().any(|c| c.starts_with('P')));
+    assert!(v["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .all(|f| f.get("locations").is_none()));
+}
+
+#[test]
+fn json_of_another_shape_is_an_input_error() {
+    let dir = scratch_dir("json_of_another_shape_is_an_input_error");
+    let other = dir.join("result.json");
+    std::fs::write(&other, r#"{"findings": []}"#).unwrap();
+    let other = utf8(other);
+    let run = nianbao(&["validate", &*other], None);
+    run.assert_code(2);
+    assert!(run.stderr().contains(&*other), "{}", run.describe());
+
+    // --input json on published text: named, status 2.
+    let text = corpus("000_2b6e7661ff84f527.txt");
+    let run = nianbao(&["validate", "--input", "json", &*text], None);
+    run.assert_code(2);
+    assert!(run.stderr().contains(&*text), "{}", run.describe());
+}
+
+#[test]
+fn warnings_fail_the_run_only_when_denied() {
+    // The clean base report with fewer documents in force than issued − repealed
+    // (A7, a WARNING rule).
+    let dir = scratch_dir("warnings_fail_the_run_only_when_denied");
+    let mut report = clean_report();
+    report["proactive"]["normativeDocuments"] =
+        serde_json::json!({ "issued": 20, "repealed": 1, "inForce": 14 });
+    let path = dir.join("a7.json");
+    std::fs::write(&path, report.to_string()).unwrap();
+    let path = utf8(path);
+
+    let run = nianbao(&["validate", "--format=json", &*path], None);
+    let result = assert_validation_result(&run.assert_code(0).json(), &run);
+    assert_eq!(result.errors, 0, "{}", run.describe());
+    assert!(result.warnings > 0, "{}", run.describe());
+    assert!(finding_codes(&run.json()).iter().any(|c| c == "A7"));
+
+    nianbao(&["validate", "--deny", "warnings", &*path], None).assert_code(1);
+}
+
+#[test]
+fn errors_exit_1() {
+    let file = corpus("022_pingtan_haitanpianqu_2021.txt");
+    let run = nianbao(&["validate", "--format=json", &*file], None);
+    let result = assert_validation_result(&run.assert_code(1).json(), &run);
+    assert!(result.errors > 0);
+    assert!(result.rules_failed > 0);
+}
+
+#[test]
+fn a_directory_is_every_visible_file_in_name_order_with_a_summary() {
+    let dir = scratch_dir("a_directory_is_every_visible_file_in_name_order_with_a_summary");
+    std::fs::copy(
+        corpus("022_pingtan_haitanpianqu_2021.txt"),
+        dir.join("a.txt"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("b.json"), clean_report().to_string()).unwrap();
+    std::fs::write(dir.join(".hidden"), "not a report").unwrap();
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("sub").join("c.txt"), "not looked at").unwrap();
+    let d = utf8(dir);
+
+    let run = nianbao(&["validate", &*d], None);
+    let out = run.assert_code(1).stdout();
+    let header = |name: &str| {
+        out.lines()
+            .position(|l| l.starts_with("── ") && l.contains(&format!("/{name} ")))
+    };
+    let (a, b) = (header("a.txt"), header("b.json"));
+    assert!(
+        matches!((a, b), (Some(a), Some(b)) if a < b),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        !out.contains(".hidden") && !out.contains("c.txt"),
+        "{}",
+        run.describe()
+    );
+    let last = out
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    assert!(
+        last.starts_with("2 reports: 1 with errors; errors A1×1 "),
+        "summary line: {last:?}\n{}",
+        run.describe()
+    );
+    assert!(last.contains("A2×1") && last.contains("A3×1"), "{last}");
+
+    let run = nianbao(&["validate", "--format=json", &*d], None);
+    let v = run.assert_code(1).json();
+    let items = v.as_array().expect("a directory gives a JSON array");
+    assert_eq!(items.len(), 2, "{}", run.describe());
+    for item in items {
+        assert_validation_result(item, &run);
+    }
+    assert!(items[0]["errors"].as_u64() > Some(0));
+    assert_eq!(
+        items[1]["errors"].as_u64(),
+        None,
+        "the clean report has no errors"
+    );
+}
+
+#[test]
+fn an_unreadable_input_is_named_and_the_others_still_validated() {
+    let missing = missing_path("an_unreadable_input_is_named_and_the_others_still_validated");
+    let good = corpus("000_2b6e7661ff84f527.txt");
+    let run = nianbao(&["validate", "--format=json", &*missing, &*good], None);
+    run.assert_code(2);
+    assert!(run.stderr().contains(&*missing), "{}", run.describe());
+    let v = run.json();
+    let items = v.as_array().expect("several FILEs give a JSON array");
+    assert_eq!(items.len(), 1, "{}", run.describe());
+    assert_validation_result(&items[0], &run);
+
+    // An unreadable previous year stops the run before any input.
+    let run = nianbao(&["validate", "--previous", &*missing, &*good], None);
+    run.assert_code(2);
+    assert!(run.stdout().is_empty(), "{}", run.describe());
+    assert!(run.stderr().contains(&*missing), "{}", run.describe());
+}
+
+#[test]
+fn previous_year_is_given_to_every_input() {
+    let previous = corpus("003_pingtan_2021.txt");
+    let file = corpus("004_pingtan_2022.txt");
+    let run = nianbao(&["validate", "--previous", &*previous, &*file], None);
+    run.assert_ran();
+    assert!(
+        run.stdout().contains("previous: 平潭综合实验区, 2021"),
+        "{}",
+        run.describe()
+    );
+    let run = nianbao(
+        &[
+            "validate",
+            "--format=json",
+            "--previous",
+            &*previous,
+            &*file,
+        ],
+        None,
+    );
+    assert_validation_result(&run.assert_ran().json(), &run);
+}
+
+// === rules ===
+
+#[test]
+fn rules_json_is_the_catalogue() {
+    let run = nianbao(&["rules", "--format", "json"], None);
+    let v = run.assert_code(0).json();
+    let items = v.as_array().expect("a JSON array of rules");
+    let catalogue = nianbao::validate::catalogue();
+    assert_eq!(items.len(), catalogue.len(), "{}", run.describe());
+    for (item, rule) in items.iter().zip(catalogue) {
+        let parsed: nianbao::pb::Rule = serde_json::from_value(item.clone())
+            .unwrap_or_else(|e| panic!("not a Rule: {e}\n{item}"));
+        assert_eq!(parsed, rule.to_proto());
+        assert_eq!(item["code"], rule.code);
+    }
+}
+
+#[test]
+fn rules_text_and_markdown_list_every_rule() {
+    let text = nianbao(&["rules"], None);
+    let markdown = nianbao(&["rules", "--format=markdown"], None);
+    for rule in nianbao::validate::catalogue() {
+        assert!(text.assert_code(0).stdout().contains(rule.title_en));
+        assert!(markdown
+            .assert_code(0)
+            .stdout()
+            .contains(&format!("### {} · ", rule.code)));
+    }
+}

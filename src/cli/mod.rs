@@ -1,16 +1,19 @@
 //! The command line of the `nianbao` binary: argument definitions (clap derive), log
-//! set-up and the exit-status policy, with one module per subcommand. Only `parse`
-//! exists so far; `validate`, `serve`, `import` and the operator commands will join
-//! [`Command`] as modules of their own.
+//! set-up and the exit-status policy, with one module per subcommand: `parse`,
+//! `validate` and `rules` so far; `serve`, `import` and the operator commands will
+//! join [`Command`] as modules of their own.
 //!
 //! This module belongs to the binary, not the library: nothing in `nianbao::*` may
 //! depend on it, and it adds nothing to the library's API. Output goes to stdout,
 //! per-file problems to stderr, logs (tracing, `RUST_LOG`) to stderr.
 
 mod parse;
+mod rules;
+mod rules_md;
 mod snippet;
 mod summary;
 mod term;
+mod validate;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -37,6 +40,14 @@ enum Command {
     /// entity, with diagnostics located in the source.
     #[command(after_help = parse::AFTER_HELP)]
     Parse(parse::ParseArgs),
+
+    /// Validate reports (published text or HTML, or the JSON of an AnnualReport) with
+    /// the rule catalogue; findings located in the source.
+    #[command(after_help = validate::AFTER_HELP)]
+    Validate(validate::ValidateArgs),
+
+    /// Print the rule catalogue (codes, severities, titles, versions).
+    Rules(rules::RulesArgs),
 }
 
 /// `--color`.
@@ -66,9 +77,10 @@ impl ColorChoice {
 /// The exit status of a run; the worst outcome of any input wins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {
-    /// 0: every input parsed without an error diagnostic.
+    /// 0: no input has an error diagnostic or an ERROR finding.
     Clean = 0,
-    /// 1: some input has an error diagnostic (the run itself went fine).
+    /// 1: some input has an error diagnostic or an ERROR finding (or, with
+    /// `validate --deny warnings`, a WARNING); the run itself went fine.
     Errors = 1,
     /// 2: a usage error, or an input that could not be read or output not written.
     Failure = 2,
@@ -92,6 +104,8 @@ pub fn main() -> ExitCode {
     init_tracing();
     let status = match cli.command {
         Command::Parse(args) => parse::run(args, cli.color),
+        Command::Validate(args) => validate::run(args, cli.color),
+        Command::Rules(args) => rules::run(args, cli.color),
     };
     status.into()
 }

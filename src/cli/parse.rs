@@ -153,11 +153,13 @@ fn for_each_input(
     Ok(())
 }
 
-fn is_stdin(path: &Path) -> bool {
+/// Whether `path` names standard input (`-`).
+pub(super) fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
-fn read_input(path: &Path) -> io::Result<(String, Vec<u8>)> {
+/// Reads a FILE argument (`-`: standard input): its display name and bytes.
+pub(super) fn read_input(path: &Path) -> io::Result<(String, Vec<u8>)> {
     if is_stdin(path) {
         let mut bytes = Vec::new();
         io::stdin().lock().read_to_end(&mut bytes)?;

@@ -1,4 +1,5 @@
-//! Renders parse diagnostics against their source text, rustc style:
+//! Renders parse diagnostics and validation findings against their source text,
+//! rustc style:
 //!
 //! ```text
 //! error[P035]: 表二“行政规范性文件”行的连写数字有10种拆分，…
@@ -10,6 +11,9 @@
 //!    = note: candidate: 69|3|665
 //!    = note: fields: proactive.normative_documents.{issued, repealed, in_force}
 //! ```
+//!
+//! Validation findings use the same renderer (`validate.rs` builds a [`Message`]
+//! with its own notes: expected, actual, likely, fingerprint).
 //!
 //! Spans are byte offsets into the decoded text (`SourceSpan`); a span outside that
 //! text or off a character boundary is rendered without a snippet, never a panic.
@@ -47,23 +51,97 @@ pub fn severity_label(severity: i32) -> (&'static str, Paint) {
     }
 }
 
-/// Writes one diagnostic.
+/// One `= label: text` line under a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub label: &'static str,
+    pub text: String,
+}
+
+impl Note {
+    pub fn new(label: &'static str, text: impl Into<String>) -> Note {
+        Note {
+            label,
+            text: text.into(),
+        }
+    }
+}
+
+/// What one rendered message is made of: a parse diagnostic or a validation
+/// finding, each brought to this shape by its caller.
+#[derive(Clone, Debug)]
+pub struct Message<'a> {
+    pub severity: i32,
+    /// `P035`, `A1`; empty for none.
+    pub code: &'a str,
+    pub message: &'a str,
+    pub message_en: &'a str,
+    /// Where to point in the source, if anywhere.
+    pub span: Option<&'a pb::SourceSpan>,
+    /// The `= label: text` lines, in order.
+    pub notes: Vec<Note>,
+}
+
+/// Writes one diagnostic: its candidates and fields as notes.
 pub fn write_diagnostic(
     out: &mut dyn Write,
     d: &pb::Diagnostic,
     src: &Source,
     style: &Style,
 ) -> io::Result<()> {
-    let (sev, paint) = severity_label(d.severity);
-    let head = if d.code.is_empty() {
+    let mut notes = candidate_notes(d);
+    notes.extend(fields_note(&d.field_paths));
+    let m = Message {
+        severity: d.severity,
+        code: &d.code,
+        message: &d.message,
+        message_en: &d.message_en,
+        span: d.span.as_ref(),
+        notes,
+    };
+    write_message(out, &m, src, style)
+}
+
+/// `= note: candidate: 69|3|665`, one per candidate reading of `d`.
+pub fn candidate_notes(d: &pb::Diagnostic) -> Vec<Note> {
+    d.candidates
+        .iter()
+        .map(|c| {
+            Note::new(
+                "note",
+                format!("candidate: {}", candidate_text(c, &d.field_paths)),
+            )
+        })
+        .collect()
+}
+
+/// `= note: field: …` or `= note: fields: …`; `None` without paths.
+pub fn fields_note(paths: &[String]) -> Option<Note> {
+    match paths {
+        [] => None,
+        [one] => Some(Note::new("note", format!("field: {one}"))),
+        _ => Some(Note::new("note", format!("fields: {}", fields_text(paths)))),
+    }
+}
+
+/// Writes one message: the head line(s), the location and source excerpt when
+/// the span indexes the text, then the notes and a blank line.
+pub fn write_message(
+    out: &mut dyn Write,
+    m: &Message<'_>,
+    src: &Source,
+    style: &Style,
+) -> io::Result<()> {
+    let (sev, paint) = severity_label(m.severity);
+    let head = if m.code.is_empty() {
         format!("{sev}: ")
     } else {
-        format!("{sev}[{}]: ", d.code)
+        format!("{sev}[{}]: ", m.code)
     };
-    let (first, second) = match (d.message.is_empty(), d.message_en.is_empty()) {
-        (false, false) if d.message != d.message_en => (&d.message, Some(&d.message_en)),
-        (true, false) => (&d.message_en, None),
-        _ => (&d.message, None),
+    let (first, second) = match (m.message.is_empty(), m.message_en.is_empty()) {
+        (false, false) if m.message != m.message_en => (m.message, Some(m.message_en)),
+        (true, false) => (m.message_en, None),
+        _ => (m.message, None),
     };
     writeln!(
         out,
@@ -75,7 +153,7 @@ pub fn write_diagnostic(
         writeln!(out, "{}{en}", " ".repeat(width(&head)))?;
     }
 
-    let excerpt = match (&d.span, src.text) {
+    let excerpt = match (m.span, src.text) {
         (Some(span), Some(text)) => Excerpt::new(text, span),
         _ => None,
     };
@@ -84,7 +162,7 @@ pub fn write_diagnostic(
     let bar = style.paint(Paint::Gutter, "|");
     let indent = " ".repeat(gutter);
 
-    let location = match (&d.span, &excerpt) {
+    let location = match (m.span, &excerpt) {
         (Some(s), e) if s.line > 0 => {
             let column = match (s.column, e) {
                 (0, Some(e)) => e.column,
@@ -117,30 +195,21 @@ pub fn write_diagnostic(
         )?;
     }
 
-    let note = |out: &mut dyn Write, text: &str| -> io::Result<()> {
+    for n in &m.notes {
+        let label = format!("= {}:", n.label);
         writeln!(
             out,
-            "{indent} {} {text}",
-            style.paint(Paint::Bold, "= note:")
-        )
-    };
-    for c in &d.candidates {
-        note(
-            out,
-            &format!("candidate: {}", candidate_text(c, &d.field_paths)),
+            "{indent} {} {}",
+            style.paint(Paint::Bold, &label),
+            n.text
         )?;
-    }
-    match d.field_paths.len() {
-        0 => {}
-        1 => note(out, &format!("field: {}", d.field_paths[0]))?,
-        _ => note(out, &format!("fields: {}", fields_text(&d.field_paths)))?,
     }
     writeln!(out)
 }
 
 /// Field paths, with consecutive paths of one parent written once:
 /// `requests.granted.{natural_person, total}`.
-fn fields_text(paths: &[String]) -> String {
+pub fn fields_text(paths: &[String]) -> String {
     let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
     for p in paths {
         let (parent, leaf) = p.rsplit_once('.').unwrap_or(("", p));

@@ -32,12 +32,7 @@ pub fn write_summary(
 ) -> io::Result<()> {
     let empty = pb::AnnualReport::default();
     let report = result.report.as_ref().unwrap_or(&empty);
-    let rule = "─".repeat(60usize.saturating_sub(width(name) + 4));
-    writeln!(
-        out,
-        "{}",
-        style.paint(Paint::Bold, &format!("── {name} {rule}"))
-    )?;
+    write_header(out, name, style)?;
     write_metadata(out, report, style)?;
     writeln!(out)?;
     write_proactive(out, report, style)?;
@@ -46,6 +41,16 @@ pub fn write_summary(
     writeln!(out)?;
     write_review(out, report, style)?;
     writeln!(out)
+}
+
+/// The line that opens the output of one input: `── name ─────…`.
+pub fn write_header(out: &mut dyn Write, name: &str, style: &Style) -> io::Result<()> {
+    let rule = "─".repeat(60usize.saturating_sub(width(name) + 4));
+    writeln!(
+        out,
+        "{}",
+        style.paint(Paint::Bold, &format!("── {name} {rule}"))
+    )
 }
 
 fn write_metadata(out: &mut dyn Write, r: &pb::AnnualReport, style: &Style) -> io::Result<()> {
@@ -126,7 +131,8 @@ fn version_text(r: &pb::AnnualReport) -> String {
     text
 }
 
-fn version_name(v: i32) -> Option<&'static str> {
+/// `V2019`, `V2021`, `LEGACY`; `None` when unspecified.
+pub fn version_name(v: i32) -> Option<&'static str> {
     match FormatVersion::try_from(v).ok()? {
         FormatVersion::Unspecified => None,
         v => v.as_str_name().strip_prefix("FORMAT_VERSION_"),

@@ -126,8 +126,9 @@ pub fn validate(input: &Input<'_>, options: &Options) -> ValidationResult {
     for d in input.diagnostics {
         result.findings.push(from_diagnostic(d));
     }
+    let locations = Locations::new(input.locations);
     for rule in catalogue() {
-        let outcome = run(rule, &ctx, input.locations, &mut result.findings);
+        let outcome = run(rule, &ctx, &locations, &mut result.findings);
         match outcome {
             RuleOutcome::Passed => result.rules_passed += 1,
             RuleOutcome::Failed => result.rules_failed += 1,
@@ -152,7 +153,7 @@ pub fn validate(input: &Input<'_>, options: &Options) -> ValidationResult {
 fn run(
     rule: &Rule,
     ctx: &Ctx<'_>,
-    locations: &[CellLocation],
+    locations: &Locations<'_>,
     findings: &mut Vec<Finding>,
 ) -> RuleOutcome {
     let has_tables = matches!(ctx.version, FormatVersion::V2019 | FormatVersion::V2021);
@@ -194,35 +195,72 @@ fn run(
 }
 
 /// Adds the rule-set version, the fingerprint and the cells' source locations.
-fn finish(f: &mut Finding, locations: &[CellLocation]) {
+fn finish(f: &mut Finding, locations: &Locations<'_>) {
     f.rule_set_version = RULE_SET_VERSION.to_string();
     f.fingerprint = fingerprint(&f.code, &f.field_paths);
-    if !locations.is_empty() {
-        f.locations = f
-            .field_paths
-            .iter()
-            .filter_map(|p| locations.iter().find(|l| &l.field_path == p).cloned())
-            .collect();
+    f.locations = f
+        .field_paths
+        .iter()
+        .filter_map(|p| locations.find(p).cloned())
+        .collect();
+}
+
+/// Cell locations by field path, indexed on first use (most reports have few
+/// findings, and an entity input has no locations at all).
+pub struct Locations<'a> {
+    all: &'a [CellLocation],
+    sorted: std::cell::OnceCell<Vec<&'a CellLocation>>,
+}
+
+impl<'a> Locations<'a> {
+    fn new(all: &'a [CellLocation]) -> Locations<'a> {
+        Locations {
+            all,
+            sorted: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn find(&self, path: &str) -> Option<&'a CellLocation> {
+        if self.all.is_empty() {
+            return None;
+        }
+        let sorted = self.sorted.get_or_init(|| {
+            let mut v: Vec<&CellLocation> = self.all.iter().collect();
+            v.sort_by(|a, b| a.field_path.cmp(&b.field_path));
+            v
+        });
+        sorted
+            .binary_search_by(|l| l.field_path.as_str().cmp(path))
+            .ok()
+            .map(|i| sorted[i])
     }
 }
 
 /// Stable id of a finding: rule code, the cells (order-independent) and the
-/// rule-set version, hashed (SHA-256, first 16 hex digits).
+/// rule-set version, hashed with 64-bit FNV-1a (a fixed, documented function, so
+/// the same finding has the same fingerprint in every build and on every machine).
 pub fn fingerprint(code: &str, paths: &[String]) -> String {
-    use sha2::Digest;
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    fn eat(h: &mut u64, bytes: &[u8]) {
+        for &b in bytes {
+            *h ^= u64::from(b);
+            *h = h.wrapping_mul(PRIME);
+        }
+        // A separator no path or code contains.
+        *h ^= 0xff;
+        *h = h.wrapping_mul(PRIME);
+    }
     let mut sorted: Vec<&str> = paths.iter().map(String::as_str).collect();
     sorted.sort_unstable();
     sorted.dedup();
-    let mut h = sha2::Sha256::new();
-    h.update(code.as_bytes());
-    h.update([0]);
+    let mut h = OFFSET;
+    eat(&mut h, code.as_bytes());
     for p in sorted {
-        h.update(p.as_bytes());
-        h.update([0]);
+        eat(&mut h, p.as_bytes());
     }
-    h.update(RULE_SET_VERSION.as_bytes());
-    let digest = h.finalize();
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    eat(&mut h, RULE_SET_VERSION.as_bytes());
+    format!("{h:016x}")
 }
 
 fn from_diagnostic(d: &Diagnostic) -> Finding {
