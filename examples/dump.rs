@@ -17,7 +17,9 @@ fn main() {
             rep.format_version,
             rep.title,
             rep.agency.as_ref().map(|a| (&a.name, a.kind, a.level)),
-            rep.publication_date.as_ref().map(|d| (d.year, d.month, d.day)),
+            rep.publication_date
+                .as_ref()
+                .map(|d| (d.year, d.month, d.day)),
             rep.sections_found
         );
         let v = nianbao::pb::FormatVersion::try_from(rep.format_version).unwrap_or_default();
@@ -31,7 +33,13 @@ fn main() {
                 .candidates
                 .iter()
                 .take(6)
-                .map(|c| c.cells.iter().map(|v| v.value.clone()).collect::<Vec<_>>().join("|"))
+                .map(|c| {
+                    c.cells
+                        .iter()
+                        .map(|v| v.value.clone())
+                        .collect::<Vec<_>>()
+                        .join("|")
+                })
                 .collect();
             println!(
                 "# [{}] {} @{:?} paths={:?} cands({})={:?}",

@@ -15,6 +15,9 @@ fn main() {
             n += 1;
         }
         let secs = t.elapsed().as_secs_f64();
-        println!("{name}: {:.1} MB/s ({n} runs)", bytes.len() as f64 * n as f64 / secs / 1e6);
+        println!(
+            "{name}: {:.1} MB/s ({n} runs)",
+            bytes.len() as f64 * n as f64 / secs / 1e6
+        );
     }
 }

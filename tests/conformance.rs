@@ -152,7 +152,11 @@ fn every_rule_has_a_passing_and_a_failing_example() {
         for p in ex["fail"]["paths"].as_array().into_iter().flatten() {
             let p = p.as_str().unwrap_or_default();
             if !ours.iter().any(|f| f.field_paths.iter().any(|x| x == p)) {
-                problems.push(format!("{} fail: no finding names {p}\n{}", rule.code, summary(&r)));
+                problems.push(format!(
+                    "{} fail: no finding names {p}\n{}",
+                    rule.code,
+                    summary(&r)
+                ));
             }
         }
     }
@@ -174,8 +178,15 @@ fn example_files_name_catalogue_rules() {
     for entry in std::fs::read_dir(dir()).expect("tests/conformance exists") {
         let path = entry.expect("readable directory").path();
         if path.extension().is_some_and(|e| e == "json") {
-            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-            assert!(codes.contains(&stem), "{} is not a rule of the catalogue", path.display());
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            assert!(
+                codes.contains(&stem),
+                "{} is not a rule of the catalogue",
+                path.display()
+            );
         }
     }
 }

@@ -235,7 +235,8 @@ impl Run<'_> {
                 previous: self.previous.map(|p| &p.report),
                 ..Input::parsed(&loaded.parsed, &loaded.report)
             };
-            let result = validate(&input, &Options::default());
+            let mut result = validate(&input, &Options::default());
+            result.label = loaded.name.clone();
             tracing::debug!(input = %loaded.name, findings = result.findings.len(), "validated");
             let denied = result.errors > 0
                 || (self.args.deny == Some(Deny::Warnings) && result.warnings > 0);
@@ -271,7 +272,11 @@ fn expand(files: &[PathBuf], status: &mut Status) -> Inputs {
     Inputs { paths, several }
 }
 
-/// The files directly in `dir` whose names do not start with `.`, by name.
+/// File name endings of reports in a directory: published text, HTML pages and
+/// report JSON (a README or an image beside them is not a report).
+const REPORT_EXTENSIONS: [&str; 6] = ["txt", "html", "htm", "shtml", "xhtml", "json"];
+
+/// The report files directly in `dir` whose names do not start with `.`, by name.
 fn list_dir(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     for entry in fs::read_dir(dir)? {
@@ -279,7 +284,11 @@ fn list_dir(dir: &Path) -> io::Result<Vec<PathBuf>> {
         let hidden = path
             .file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-        if !hidden && path.is_file() {
+        let report = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| REPORT_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+        if !hidden && report && path.is_file() {
             found.push(path);
         }
     }

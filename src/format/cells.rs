@@ -1,8 +1,7 @@
 //! Addressing single table cells of an [`AnnualReport`] by their format ids.
 
 use super::{
-    CellKind, Column, PROACTIVE_ROWS, REQUEST_COLUMNS, REQUEST_ROWS, REVIEW_COLUMNS,
-    REVIEW_GROUPS,
+    CellKind, Column, PROACTIVE_ROWS, REQUEST_COLUMNS, REQUEST_ROWS, REVIEW_COLUMNS, REVIEW_GROUPS,
 };
 use crate::pb::{
     AnnualReport, DocumentRow, FeeRow, ItemRow, MoneyAmount, OutcomeGroup, ProcurementRow,
@@ -107,11 +106,7 @@ impl CellRef {
             "proactive" => {
                 let r = PROACTIVE_ROWS.iter().position(|s| s.id == row)?;
                 let spec = &PROACTIVE_ROWS[r];
-                let c = spec
-                    .v2021
-                    .iter()
-                    .chain(spec.v2019)
-                    .find(|c| c.id == col)?;
+                let c = spec.v2021.iter().chain(spec.v2019).find(|c| c.id == col)?;
                 Some(CellRef::Proactive {
                     row: r as u8,
                     col: c.id,

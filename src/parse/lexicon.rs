@@ -140,7 +140,10 @@ pub struct Compact {
 }
 
 fn skipped(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' | b'|' | b'#' | b'*')
+    matches!(
+        b,
+        b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' | b'|' | b'#' | b'*'
+    )
 }
 
 impl Compact {

@@ -44,7 +44,16 @@ pub fn title(compact: &Compact) -> Option<Title> {
     })
 }
 
-const PREFIXES: [&str; 8] = ["现公布", "现将", "公布", "发布", "现予公布", "编制", "特", "本"];
+const PREFIXES: [&str; 8] = [
+    "现公布",
+    "现将",
+    "公布",
+    "发布",
+    "现予公布",
+    "编制",
+    "特",
+    "本",
+];
 
 fn strip_prefixes(s: &str) -> &str {
     let mut s = s;
@@ -84,10 +93,17 @@ pub fn publication_date(text: &str) -> Option<pb::Date> {
     if let Some(d) = l.captures(text).and_then(date) {
         return Some(d);
     }
-    let cn = re(&CN, r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")?;
+    let cn = re(
+        &CN,
+        r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日",
+    )?;
     // The signature date at the end of the report.
     let tail_start = floor_char(text, text.len().saturating_sub(600));
-    if let Some(d) = cn.captures_iter(&text[tail_start..]).filter_map(date).last() {
+    if let Some(d) = cn
+        .captures_iter(&text[tail_start..])
+        .filter_map(date)
+        .last()
+    {
         return Some(d);
     }
     // A date line of its own near the top, e.g. "(2026年1月23日)".
@@ -115,7 +131,10 @@ pub fn period_year(text: &str) -> Option<i32> {
 /// A URL stated in the text (原文链接).
 pub fn url(text: &str) -> Option<String> {
     static U: OnceLock<Option<Regex>> = OnceLock::new();
-    let r = re(&U, r"(?:原文链接|原文地址|链接)\s*[:：]\s*(https?://[^\s|]+)")?;
+    let r = re(
+        &U,
+        r"(?:原文链接|原文地址|链接)\s*[:：]\s*(https?://[^\s|]+)",
+    )?;
     Some(r.captures(text)?.get(1)?.as_str().to_string())
 }
 
@@ -130,7 +149,9 @@ pub fn credit_code(text: &str) -> Option<String> {
 /// GB 32100-2015 check character.
 pub fn valid_credit_code(code: &str) -> bool {
     const ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-    const WEIGHTS: [usize; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+    const WEIGHTS: [usize; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
     let vals: Option<Vec<usize>> = code.chars().map(|c| ALPHABET.find(c)).collect();
     let Some(vals) = vals else { return false };
     if vals.len() != 18 {
@@ -156,11 +177,22 @@ pub fn classify(name: &str) -> (AgencyKind, AdministrativeLevel) {
     const MUNICIPALITIES: [&str; 4] = ["北京市", "上海市", "天津市", "重庆市"];
     let level = if name.is_empty() {
         AdministrativeLevel::Unspecified
-    } else if name.starts_with("国务院") || name.starts_with("国家") || name.starts_with("中华人民共和国") {
+    } else if name.starts_with("国务院")
+        || name.starts_with("国家")
+        || name.starts_with("中华人民共和国")
+    {
         AdministrativeLevel::National
-    } else if name.contains("乡") || name.contains("镇") || name.contains("街道") || name.contains("片区") {
+    } else if name.contains("乡")
+        || name.contains("镇")
+        || name.contains("街道")
+        || name.contains("片区")
+    {
         AdministrativeLevel::Township
-    } else if name.contains('县') || name.contains("区人民政府") || name.contains("实验区") || regex_county(name) {
+    } else if name.contains('县')
+        || name.contains("区人民政府")
+        || name.contains("实验区")
+        || regex_county(name)
+    {
         AdministrativeLevel::County
     } else if (MUNICIPALITIES.iter().any(|m| name.starts_with(m))
         && !super::sub(name, 9, name.len()).contains('区'))
@@ -178,8 +210,7 @@ pub fn classify(name: &str) -> (AgencyKind, AdministrativeLevel) {
 
 fn regex_county(name: &str) -> bool {
     // "…市…区…" (a district of a city).
-    name.find('市')
-        .is_some_and(|p| name[p..].contains('区'))
+    name.find('市').is_some_and(|p| name[p..].contains('区'))
 }
 
 /// A section heading found in the text.
@@ -207,7 +238,11 @@ pub fn headings(compact: &Compact, text: &str, hits: &[Hit]) -> Vec<Heading> {
         let line_end = super::sub(text, h.end, text.len())
             .find('\n')
             .map_or(text.len(), |p| h.end + p);
-        let end = if line_end - h.end <= 24 { line_end } else { h.end };
+        let end = if line_end - h.end <= 24 {
+            line_end
+        } else {
+            h.end
+        };
         let start = heading_start(text, h.start);
         out.push(Heading {
             section: s,

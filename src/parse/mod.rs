@@ -100,14 +100,23 @@ impl Maps<'_> {
         let start = self.decoded_offset(a);
         let end = self.decoded_offset(b).max(start);
         let line = self.line_starts.partition_point(|&s| s <= start).max(1);
-        let ls = self.line_starts.get(line - 1).copied().unwrap_or(0).min(start);
+        let ls = self
+            .line_starts
+            .get(line - 1)
+            .copied()
+            .unwrap_or(0)
+            .min(start);
         let (memo_off, memo_ls, memo_col) = self.last_col.get();
         let (from, base) = if memo_ls == ls && memo_off <= start {
             (memo_off, memo_col)
         } else {
             (ls, 1)
         };
-        let column = base + self.decoded.get(from..start).map_or(0, |s| s.chars().count());
+        let column = base
+            + self
+                .decoded
+                .get(from..start)
+                .map_or(0, |s| s.chars().count());
         self.last_col.set((start, ls, column));
         pb::SourceSpan {
             line: line as u32,
@@ -132,7 +141,11 @@ impl Parse {
             self.diag(Diag::new(
                 dc::INPUT_TOO_LARGE,
                 format!("输入为{}字节，超过上限{}字节", input.len(), opts.max_bytes),
-                format!("the input is {} bytes, over the limit of {} bytes", input.len(), opts.max_bytes),
+                format!(
+                    "the input is {} bytes, over the limit of {} bytes",
+                    input.len(),
+                    opts.max_bytes
+                ),
             ));
             return;
         }
@@ -147,7 +160,11 @@ impl Parse {
                     decode::DecodeError::Binary => dc::BINARY_INPUT,
                     decode::DecodeError::UnknownCharset(_) => dc::UNKNOWN_CHARSET,
                 };
-                self.diag(Diag::new(code, format!("无法读取输入：{e}"), format!("the input cannot be read: {e}")));
+                self.diag(Diag::new(
+                    code,
+                    format!("无法读取输入：{e}"),
+                    format!("the input cannot be read: {e}"),
+                ));
                 return;
             }
         };
@@ -214,17 +231,26 @@ impl Parse {
             }
         }
         if title.is_none() || year.is_none() {
-            self.diag(Diag::new(
-                dc::METADATA_MISSING,
-                "未找到报告标题或年度（“XXXX年……政府信息公开工作年度报告”）",
-                "the report title or year (\"XXXX年……政府信息公开工作年度报告\") was not found",
-            ).path("title"));
+            self.diag(
+                Diag::new(
+                    dc::METADATA_MISSING,
+                    "未找到报告标题或年度（“XXXX年……政府信息公开工作年度报告”）",
+                    "the report title or year (\"XXXX年……政府信息公开工作年度报告\") was not found",
+                )
+                .path("title"),
+            );
         }
 
         // Sections.
         let heads = meta::headings(&compact, text, &hits);
-        self.report.sections_found = heads.iter().map(|h| meta::section_id(h.section) as i32).collect();
-        let table_hits = hits.iter().filter(|h| !matches!(h.key, Key::Section(_))).count();
+        self.report.sections_found = heads
+            .iter()
+            .map(|h| meta::section_id(h.section) as i32)
+            .collect();
+        let table_hits = hits
+            .iter()
+            .filter(|h| !matches!(h.key, Key::Section(_)))
+            .count();
         if table_hits < 5 && heads.len() < 3 {
             self.diag(Diag::new(
                 dc::NOT_A_REPORT,
@@ -234,13 +260,22 @@ impl Parse {
             return;
         }
         let head = |s: usize| heads.iter().find(|h| h.section == s);
-        let next_start = |s: usize| heads.iter().find(|h| h.section > s).map_or(text.len(), |h| h.start);
+        let next_start = |s: usize| {
+            heads
+                .iter()
+                .find(|h| h.section > s)
+                .map_or(text.len(), |h| h.start)
+        };
         let section_text = |s: usize| -> Option<pb::SectionText> {
             let h = head(s)?;
             let end = next_start(s);
             Some(pb::SectionText {
                 heading: text.get(h.start..h.end).unwrap_or("").trim().to_string(),
-                text: text.get(h.end..end.max(h.end)).unwrap_or("").trim().to_string(),
+                text: text
+                    .get(h.end..end.max(h.end))
+                    .unwrap_or("")
+                    .trim()
+                    .to_string(),
             })
         };
         self.report.preamble = text
@@ -264,21 +299,35 @@ impl Parse {
         let has = |m: &[&str]| m.iter().any(|k| compact.text.contains(k));
         let mut v2021 = has(&format::V2021_MARKERS);
         let v2019 = has(&format::V2019_MARKERS);
-        let first_key = |pred: &dyn Fn(&Key) -> bool| hits.iter().find(|h| pred(&h.key)).map(|h| h.start);
+        let first_key =
+            |pred: &dyn Fn(&Key) -> bool| hits.iter().find(|h| pred(&h.key)).map(|h| h.start);
         // Table regions.
-        let t2_start = head(1).map(|h| h.end).or_else(|| first_key(&|k| matches!(k, Key::ProactiveHeader | Key::ProactiveRow(_))));
-        let t3_start = head(2).map(|h| h.end).or_else(|| first_key(&|k| matches!(k, Key::RequestRow(_))));
-        let t4_start = head(3).map(|h| h.end).or_else(|| first_key(&|k| matches!(k, Key::ReviewHeader)));
+        let t2_start = head(1)
+            .map(|h| h.end)
+            .or_else(|| first_key(&|k| matches!(k, Key::ProactiveHeader | Key::ProactiveRow(_))));
+        let t3_start = head(2)
+            .map(|h| h.end)
+            .or_else(|| first_key(&|k| matches!(k, Key::RequestRow(_))));
+        let t4_start = head(3)
+            .map(|h| h.end)
+            .or_else(|| first_key(&|k| matches!(k, Key::ReviewHeader)));
         let after = |s: Option<usize>| s.unwrap_or(text.len());
-        let t4_end = heads.iter().find(|h| h.section >= 4).map_or(text.len(), |h| h.start);
+        let t4_end = heads
+            .iter()
+            .find(|h| h.section >= 4)
+            .map_or(text.len(), |h| h.start);
         let t2 = t2_start.map(|a| (a, after(t3_start).max(a)));
         let t3 = t3_start.map(|a| (a, after(t4_start).max(a)));
         let t4 = t4_start.map(|a| (a, t4_end.max(a)));
 
         let t2_version = t2.map(|(a, b)| {
             let region = lexicon::Compact::new(sub(text, a, b));
-            let r19 = format::V2019_MARKERS.iter().any(|k| region.text.contains(k));
-            let r21 = format::V2021_MARKERS.iter().any(|k| region.text.contains(k));
+            let r19 = format::V2019_MARKERS
+                .iter()
+                .any(|k| region.text.contains(k));
+            let r21 = format::V2021_MARKERS
+                .iter()
+                .any(|k| region.text.contains(k));
             match (r21, r19) {
                 (_, true) if !r21 => FormatVersion::V2019,
                 (true, _) => FormatVersion::V2021,
@@ -306,7 +355,10 @@ impl Parse {
                     Diag::new(
                         dc::SECTION_MISSING,
                         format!("未找到第{}部分“{}”的标题", s.numeral, s.heading),
-                        format!("the heading of section {} ({}) was not found", s.numeral, s.heading),
+                        format!(
+                            "the heading of section {} ({}) was not found",
+                            s.numeral, s.heading
+                        ),
                     )
                     .path(s.field),
                 );
@@ -333,8 +385,16 @@ impl Parse {
         if t2v != t3v {
             self.diag(Diag::new(
                 dc::VERSION_MIXED,
-                format!("表二按{}格式，表三按{}格式", version_name(t2v), version_name(t3v)),
-                format!("table 二 follows the {} format while table 三 follows {}", version_name(t2v), version_name(t3v)),
+                format!(
+                    "表二按{}格式，表三按{}格式",
+                    version_name(t2v),
+                    version_name(t3v)
+                ),
+                format!(
+                    "table 二 follows the {} format while table 三 follows {}",
+                    version_name(t2v),
+                    version_name(t3v)
+                ),
             ));
         }
 
@@ -378,7 +438,15 @@ impl Parse {
             >= 5
         {
             InputLayout::Markdown
-        } else if text.lines().filter(|l| { let t = l.trim(); t.ends_with('|') && !t.starts_with('|') }).count() >= 20 {
+        } else if text
+            .lines()
+            .filter(|l| {
+                let t = l.trim();
+                t.ends_with('|') && !t.starts_with('|')
+            })
+            .count()
+            >= 20
+        {
             InputLayout::PipeCells
         } else if out.glued {
             InputLayout::Glued

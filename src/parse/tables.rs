@@ -5,6 +5,7 @@ use super::lexicon::{Hit, Key};
 use super::split::{readings, Cell, Readings, RowRelation, Val};
 use super::tokens::{groups, Group, Tok};
 use crate::diagnostics::{self as dc, Diag};
+use crate::format::narrative::prose_evidence;
 use crate::format::{
     self, CellKind, CellRef, CellValue, PROACTIVE_ROWS, REQUEST_COLUMNS, REQUEST_ROWS,
     REQUEST_TOTAL_COL, REVIEW_COLUMNS, REVIEW_GROUPS,
@@ -76,7 +77,12 @@ fn align(
         }
     }
     let mut anchors = Vec::new();
-    if let Some((mut i, _)) = best.iter().enumerate().filter(|(_, &b)| b > 0).max_by_key(|(i, &b)| (b, usize::MAX - i)) {
+    if let Some((mut i, _)) = best
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b > 0)
+        .max_by_key(|(i, &b)| (b, usize::MAX - i))
+    {
         loop {
             anchors.push(i);
             if prev[i] == usize::MAX {
@@ -119,7 +125,9 @@ fn align(
                 });
             }
         } else if !free.is_empty() && want > 0 && !(gi == 0 && anchors.is_empty()) {
-            let span = free.first().map(|&i| (items[i].1.start(), items[i].1.end()));
+            let span = free
+                .first()
+                .map(|&i| (items[i].1.start(), items[i].1.end()));
             out.push(
                 Diag::new(
                     dc::ROW_MISSING,
@@ -180,7 +188,10 @@ fn value_rows(
             continue;
         }
         let numbering = inside.get(i + 1).map_or("", |n| numbering_of(&n.key));
-        for (k, g) in groups(text, h.end, seg_end, numbering).into_iter().enumerate() {
+        for (k, g) in groups(text, h.end, seg_end, numbering)
+            .into_iter()
+            .enumerate()
+        {
             let label = if k == 0 && g.labelled { row } else { None };
             // A labelled row of blanks is a row (all cells absent); unlabelled
             // blanks are layout debris.
@@ -333,7 +344,10 @@ pub fn read_requests(
             out.push(
                 Diag::new(
                     dc::ROW_BY_POSITION,
-                    format!("表三“{}”行没有标签，按其在表中的位置确定", REQUEST_ROWS[p.row].label),
+                    format!(
+                        "表三“{}”行没有标签，按其在表中的位置确定",
+                        REQUEST_ROWS[p.row].label
+                    ),
                     format!("table 三 row `{id}` has no label; it was assigned by its position"),
                 )
                 .paths(row_paths(p.row)),
@@ -360,7 +374,10 @@ pub fn read_requests(
                     format!("table 三 row `{id}` has {} values for 7 cells and the row total does not fix the missing ones; the cells are left absent", 7 - r.missing),
                 )
                 .paths(row_paths(p.row));
-                out.push(with_candidates(d, &all, |c| CellRef::request(p.row, c)), Some(span));
+                out.push(
+                    with_candidates(d, &all, |c| CellRef::request(p.row, c)),
+                    Some(span),
+                );
             }
             Resolved::None(all) => {
                 let d = Diag::new(
@@ -369,7 +386,10 @@ pub fn read_requests(
                     format!("the values of table 三 row `{id}` cannot be read as 7 cells that add up to the row total"),
                 )
                 .paths(row_paths(p.row));
-                out.push(with_candidates(d, &all, |c| CellRef::request(p.row, c)), Some(span));
+                out.push(
+                    with_candidates(d, &all, |c| CellRef::request(p.row, c)),
+                    Some(span),
+                );
             }
         }
     }
@@ -382,7 +402,10 @@ pub fn read_requests(
                 Diag::new(
                     dc::ROW_MISSING,
                     format!("表三缺少“{}”行的数值", REQUEST_ROWS[r].label),
-                    format!("table 三 row `{}` has no values in the source; its cells are absent", REQUEST_ROWS[r].id),
+                    format!(
+                        "table 三 row `{}` has no values in the source; its cells are absent",
+                        REQUEST_ROWS[r].id
+                    ),
                 )
                 .paths(row_paths(r)),
                 None,
@@ -406,7 +429,10 @@ fn note_readings(r: &Readings, out: &mut Out, span: (usize, usize), what: &str) 
             Diag::new(
                 dc::EXTRA_CELLS,
                 format!("{what} 多出{}个数值，已忽略", r.extra),
-                format!("{what} has {} more values than cells; the extra values were ignored", r.extra),
+                format!(
+                    "{what} has {} more values than cells; the extra values were ignored",
+                    r.extra
+                ),
             )
             .path(what),
             Some(span),
@@ -438,8 +464,15 @@ fn report_how(
         "split" => out.push(
             Diag::new(
                 dc::SPLIT_UNIQUE,
-                format!("表三“{}”行的连写数字唯一拆分为 {}（行合计校验）", REQUEST_ROWS[row].label, show(cells)),
-                format!("the glued digits of table 三 row `{id}` have one reading that adds up: {}", show(cells)),
+                format!(
+                    "表三“{}”行的连写数字唯一拆分为 {}（行合计校验）",
+                    REQUEST_ROWS[row].label,
+                    show(cells)
+                ),
+                format!(
+                    "the glued digits of table 三 row `{id}` have one reading that adds up: {}",
+                    show(cells)
+                ),
             )
             .paths(row_paths(row)),
             Some(span),
@@ -520,7 +553,9 @@ fn solve_columns(
         .unwrap_or(usize::MAX);
     let rels: Vec<&format::Relation> = format::relations(version)
         .iter()
-        .filter(|r| r.kind != format::RelationKind::RowTotal && r.kind != format::RelationKind::ReviewTotal)
+        .filter(|r| {
+            r.kind != format::RelationKind::RowTotal && r.kind != format::RelationKind::ReviewTotal
+        })
         .collect();
     let mut solutions: Vec<Vec<usize>> = Vec::new();
     if product <= 100_000 {
@@ -529,7 +564,10 @@ fn solve_columns(
             let read = |c: &CellRef| -> Option<i64> {
                 if let CellRef::Request { row, col } = *c {
                     if let Some(k) = ambiguous.iter().position(|a| a.row == row as usize) {
-                        return ambiguous[k].cands[choice[k]][col as usize].val.as_ref()?.int();
+                        return ambiguous[k].cands[choice[k]][col as usize]
+                            .val
+                            .as_ref()?
+                            .int();
                     }
                 }
                 c.get_int(report)
@@ -537,7 +575,11 @@ fn solve_columns(
             let touches = |r: &format::Relation| {
                 r.cells().any(|c| matches!(c, CellRef::Request { row, .. } if ambiguous.iter().any(|a| a.row == *row as usize)))
             };
-            if rels.iter().filter(|r| touches(r)).all(|r| r.residual(read).is_none_or(|v| v == 0)) {
+            if rels
+                .iter()
+                .filter(|r| touches(r))
+                .all(|r| r.residual(read).is_none_or(|v| v == 0))
+            {
                 solutions.push(choice.clone());
                 if solutions.len() > 1 {
                     break;
@@ -591,61 +633,11 @@ fn solve_columns(
             )
         }
         .paths(row_paths(row));
-        out.push(with_candidates(d, &cands, |c| CellRef::request(row, c)), Some(span));
+        out.push(
+            with_candidates(d, &cands, |c| CellRef::request(row, c)),
+            Some(span),
+        );
     }
-}
-
-/// Column keywords of the narrative: a clause naming a table-二 document row and
-/// one of these (and no other) states that column's value ("现行有效行政规范性文件698件").
-const PROSE_COLUMNS: [(&str, &[&str]); 6] = [
-    ("in_force", &["现行有效"]),
-    ("issued", &["制发", "印发", "出台", "新制定"]),
-    ("repealed", &["废止"]),
-    ("newly_made", &["新制作"]),
-    ("newly_published", &["新公开"]),
-    ("total_published", &["对外公开总", "累计公开"]),
-];
-
-/// Values the narrative states for a table-二 document row: `(column id, value)`.
-fn prose_evidence(prose: &str, row: &format::ProactiveRowSpec) -> Vec<(&'static str, i64)> {
-    let mut found = Vec::new();
-    if !matches!(row.id, "regulations" | "normative_documents") {
-        return found;
-    }
-    for clause in prose.split(['。', ',', ';', '；', '，', '\n']) {
-        let Some(at) = row.keys.iter().find_map(|k| clause.find(k)) else {
-            continue;
-        };
-        if row.id == "regulations" && clause.contains("规范性文件") {
-            continue;
-        }
-        let cols: Vec<&str> = PROSE_COLUMNS
-            .iter()
-            .filter(|(_, kws)| kws.iter().any(|k| clause.contains(k)))
-            .map(|(c, _)| *c)
-            .collect();
-        let [col] = cols[..] else { continue };
-        // The first "N件" after the label.
-        let after = &clause[at..];
-        let digits: String = after
-            .match_indices('件')
-            .map(|(i, _)| {
-                let run: Vec<char> = after[..i]
-                    .chars()
-                    .rev()
-                    .take_while(char::is_ascii_digit)
-                    .collect();
-                run.into_iter().rev().collect::<String>()
-            })
-            .find(|d| !d.is_empty())
-            .unwrap_or_default();
-        if let Ok(v) = digits.parse::<i64>() {
-            if !found.iter().any(|(c, _)| *c == col) {
-                found.push((col, v));
-            }
-        }
-    }
-    found
 }
 
 /// Reads table 二 of `version` in `region`. `prose` is the narrative before the
@@ -705,8 +697,16 @@ pub fn read_proactive(
                     out.push(
                         Diag::new(
                             dc::SPLIT_UNIQUE,
-                            format!("表二“{}”行的连写数字唯一拆分为 {}", spec.label, show(&cells)),
-                            format!("the glued digits of table 二 row `{}` have one reading: {}", spec.id, show(&cells)),
+                            format!(
+                                "表二“{}”行的连写数字唯一拆分为 {}",
+                                spec.label,
+                                show(&cells)
+                            ),
+                            format!(
+                                "the glued digits of table 二 row `{}` have one reading: {}",
+                                spec.id,
+                                show(&cells)
+                            ),
                         )
                         .paths(paths.clone()),
                         Some(span),
@@ -726,7 +726,8 @@ pub fn read_proactive(
                         })
                     })
                     .collect();
-                let stated: Vec<String> = evidence.iter().map(|(c, v)| format!("{c}={v}")).collect();
+                let stated: Vec<String> =
+                    evidence.iter().map(|(c, v)| format!("{c}={v}")).collect();
                 if agree.len() == 1 && !evidence.is_empty() {
                     let cells = agree[0].clone();
                     out.push(
@@ -744,7 +745,10 @@ pub fn read_proactive(
                 let note = if stated.is_empty() {
                     String::new()
                 } else {
-                    format!("; the narrative states {} but does not decide", stated.join(", "))
+                    format!(
+                        "; the narrative states {} but does not decide",
+                        stated.join(", ")
+                    )
                 };
                 let d = Diag::new(
                     dc::SPLIT_AMBIGUOUS,
@@ -758,7 +762,11 @@ pub fn read_proactive(
                 let d = Diag::new(
                     dc::SPLIT_IMPOSSIBLE,
                     format!("表二“{}”行的数值无法读成{}个单元格", spec.label, cols.len()),
-                    format!("the values of table 二 row `{}` cannot be read as {} cells", spec.id, cols.len()),
+                    format!(
+                        "the values of table 二 row `{}` cannot be read as {} cells",
+                        spec.id,
+                        cols.len()
+                    ),
                 )
                 .paths(paths);
                 out.push(with_candidates(d, &all, cell), Some(span));
@@ -772,7 +780,10 @@ pub fn read_proactive(
                 Diag::new(
                     dc::ROW_MISSING,
                     format!("表二缺少“{}”行的数值", spec.label),
-                    format!("table 二 row `{}` has no values in the source; its cells are absent", spec.id),
+                    format!(
+                        "table 二 row `{}` has no values in the source; its cells are absent",
+                        spec.id
+                    ),
                 )
                 .paths(
                     spec.columns(version)
@@ -856,8 +867,16 @@ pub fn read_review(
                 out.push(
                     Diag::new(
                         dc::CELLS_RECOVERED,
-                        format!("表四少了{}个数值，由各组合计唯一确定：{}", r.missing, show(&cells)),
-                        format!("table 四 lacks {} values; the group totals fix them: {}", r.missing, show(&cells)),
+                        format!(
+                            "表四少了{}个数值，由各组合计唯一确定：{}",
+                            r.missing,
+                            show(&cells)
+                        ),
+                        format!(
+                            "table 四 lacks {} values; the group totals fix them: {}",
+                            r.missing,
+                            show(&cells)
+                        ),
                     )
                     .paths(paths),
                     Some(span),
@@ -878,7 +897,10 @@ pub fn read_review(
             let d = Diag::new(
                 dc::CELLS_MISSING,
                 format!("表四的数值无法读成15个单元格（找到{}个数值）", toks.len()),
-                format!("table 四 values cannot be read as 15 cells ({} values found)", toks.len()),
+                format!(
+                    "table 四 values cannot be read as 15 cells ({} values found)",
+                    toks.len()
+                ),
             )
             .paths(paths);
             out.push(with_candidates(d, &all, cell), Some(span));
@@ -902,7 +924,11 @@ pub fn requests_version(text: &str, hits: &[Hit], region: (usize, usize)) -> Opt
             }
             if r == other_handling {
                 let end = hits.get(i + 1).map_or(region.1, |n| n.start).min(region.1);
-                if end >= h.end && groups(text, h.end, end, "").iter().any(|g| g.has_numbers() && g.labelled) {
+                if end >= h.end
+                    && groups(text, h.end, end, "")
+                        .iter()
+                        .any(|g| g.has_numbers() && g.labelled)
+                {
                     v2019 = true;
                 }
             }

@@ -408,7 +408,12 @@ fn plain(s: &str, abs: usize, toks: &mut Vec<Tok>, done: &mut bool) -> bool {
 
 /// The length of a page marker ("— 4 —", "- 12 -") at the start of `s`.
 fn page_marker(s: &str) -> Option<usize> {
-    let dash = |t: &str| ["—", "-"].into_iter().find(|d| t.starts_with(d)).map(str::len);
+    let dash = |t: &str| {
+        ["—", "-"]
+            .into_iter()
+            .find(|d| t.starts_with(d))
+            .map(str::len)
+    };
     let mut i = dash(s)?;
     let sp = |t: &str| t.len() - t.trim_start_matches(' ').len();
     i += sp(&s[i..]);
@@ -424,7 +429,9 @@ fn page_marker(s: &str) -> Option<usize> {
     // With ASCII hyphens, "- 4 - 7" could be blank, 4, blank, 7: only a marker
     // when no value follows.
     let em = s.starts_with('—');
-    let next_digit = s[end..].trim_start_matches(' ').starts_with(|c: char| c.is_ascii_digit());
+    let next_digit = s[end..]
+        .trim_start_matches(' ')
+        .starts_with(|c: char| c.is_ascii_digit());
     (spaced && (em || !next_digit)).then_some(end)
 }
 

@@ -177,8 +177,7 @@ fn run(
             f.severity = rule.severity as i32;
         }
         // Heuristic rules never raise ERROR.
-        if rule.basis == crate::pb::RuleBasis::Heuristic && f.severity == Severity::Error as i32
-        {
+        if rule.basis == crate::pb::RuleBasis::Heuristic && f.severity == Severity::Error as i32 {
             f.severity = Severity::Warning as i32;
         }
         failed |= !f.incomplete;

@@ -43,7 +43,13 @@ pub fn localize(report: &AnnualReport, states: &[RelState]) -> Vec<Suspect> {
         let touched = touching(&cells);
         let read = |c: &CellRef| -> Option<i64> {
             let base = c.get_int(report)?;
-            Some(base + changes.iter().filter(|(x, _)| x == c).map(|(_, d)| d).sum::<i64>())
+            Some(
+                base + changes
+                    .iter()
+                    .filter(|(x, _)| x == c)
+                    .map(|(_, d)| d)
+                    .sum::<i64>(),
+            )
         };
         let mut explained = Vec::new();
         for &i in &touched {
@@ -73,7 +79,11 @@ pub fn localize(report: &AnnualReport, states: &[RelState]) -> Vec<Suspect> {
                 return out;
             }
             // The change to `c` that makes relation `i` hold.
-            let d = if s.rel.lhs.contains(c) { -residual } else { residual };
+            let d = if s.rel.lhs.contains(c) {
+                -residual
+            } else {
+                residual
+            };
             let Some(v) = c.get_int(report) else { continue };
             if v + d < 0 {
                 continue;
@@ -115,7 +125,9 @@ pub fn localize(report: &AnnualReport, states: &[RelState]) -> Vec<Suspect> {
             }
             // Rows present in both relations.
             for x in si.rel.cells() {
-                let CellRef::Request { row, .. } = *x else { continue };
+                let CellRef::Request { row, .. } = *x else {
+                    continue;
+                };
                 let y = CellRef::request(row as usize, cj);
                 if !sj.rel.cells().any(|c| *c == y) {
                     continue;

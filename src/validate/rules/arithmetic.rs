@@ -1,8 +1,7 @@
 //! A1–A8: the tables' arithmetic.
 
 use crate::format::{
-    CellRef, CellValue, RelationKind, PROACTIVE_ROWS, REQUEST_COLUMNS, REQUEST_ROWS,
-    REVIEW_GROUPS,
+    CellRef, CellValue, RelationKind, PROACTIVE_ROWS, REQUEST_COLUMNS, REQUEST_ROWS, REVIEW_GROUPS,
 };
 use crate::pb::{FormatVersion, MoneyUnit, RuleBasis, Severity};
 use crate::validate::arithmetic::RelState;
@@ -125,14 +124,21 @@ fn relations(
         let d = describe(s);
         let paths = s.rel.cells().map(CellRef::path);
         if s.fails() {
-            let note_zh = if s.complete() { "" } else { "（即使空白单元格按最小值计）" };
+            let note_zh = if s.complete() {
+                ""
+            } else {
+                "（即使空白单元格按最小值计）"
+            };
             let note_en = if s.complete() {
                 ""
             } else {
                 " (even with the blank cells at their least)"
             };
             let f = out.fail(
-                format!("{}：{}为{}，{}为{}{note_zh}", d.subject_zh, d.expected_zh, s.lhs, d.actual_zh, s.rhs),
+                format!(
+                    "{}：{}为{}，{}为{}{note_zh}",
+                    d.subject_zh, d.expected_zh, s.lhs, d.actual_zh, s.rhs
+                ),
                 format!(
                     "{}: {} = {} but {} = {}{note_en}",
                     d.subject, d.expected_expr, s.lhs, d.actual_expr, s.rhs
@@ -169,7 +175,11 @@ fn relations(
             out.incomplete = true;
             let blanks: Vec<String> = s.blank.iter().map(CellRef::path).collect();
             let f = out.fail(
-                format!("{}：有空白单元格，无法完整校验（{}）", d.subject_zh, blanks.join("、")),
+                format!(
+                    "{}：有空白单元格，无法完整校验（{}）",
+                    d.subject_zh,
+                    blanks.join("、")
+                ),
                 format!(
                     "{}: cannot be checked completely, blank cells: {}",
                     d.subject,
@@ -372,8 +382,7 @@ fn a7(ctx: &Ctx<'_>, out: &mut Out) {
             continue;
         };
         if in_force < issued - repealed {
-            let paths = ["issued", "repealed", "in_force"]
-                .map(|c| format!("proactive.{id}.{c}"));
+            let paths = ["issued", "repealed", "in_force"].map(|c| format!("proactive.{id}.{c}"));
             let f = out.fail(
                 format!(
                     "“{}”现行有效件数{in_force}少于本年制发{issued}减本年废止{repealed}",
