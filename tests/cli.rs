@@ -363,8 +363,9 @@ fn colour_can_be_forced() {
 // === validate ===
 
 /// The top-level fields of `nianbao.v1.ValidationResult` in proto3 JSON.
-const VALIDATION_RESULT_KEYS: [&str; 10] = [
+const VALIDATION_RESULT_KEYS: [&str; 11] = [
     "findings",
+    "label",
     "ruleSetVersion",
     "rules",
     "rulesPassed",
@@ -532,10 +533,29 @@ fn validate_reads_report_and_parse_result_json() {
     std::fs::write(&parse_result, parsed.to_string()).unwrap();
     std::fs::write(&report, parsed["report"].to_string()).unwrap();
 
-    let from_text = nianbao(&["validate", "--format=json", &*file], None).json();
-    // A ParseResult carries the diagnostics and locations: the same result.
-    let run = nianbao(&["validate", "--format=json", &*utf8(parse_result)], None);
-    assert_eq!(run.assert_code(0).json(), from_text, "{}", run.describe());
+    let mut from_text = nianbao(&["validate", "--format=json", &*file], None).json();
+    // A ParseResult carries the diagnostics and locations: the same result, but
+    // for the label, which names the input.
+    let run = nianbao(
+        &["validate", "--format=json", &*utf8(parse_result.clone())],
+        None,
+    );
+    let mut from_json = run.assert_code(0).json();
+    assert_eq!(
+        from_json["label"],
+        Value::from(utf8(parse_result)),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        from_text["label"],
+        Value::from(file.to_string()),
+        "{}",
+        run.describe()
+    );
+    from_json["label"].take();
+    from_text["label"].take();
+    assert_eq!(from_json, from_text, "{}", run.describe());
     // An AnnualReport alone: the same rule outcomes and rule findings, without
     // parse diagnostics or locations.
     let run = nianbao(
