@@ -225,7 +225,24 @@ impl CellRef {
 
     /// Reads an integer cell (counts, signed counts); `None` when absent or money.
     pub fn get_int(&self, report: &AnnualReport) -> Option<i64> {
-        self.get(report).and_then(|v| v.as_int())
+        // Tables 三 and 四 are read for every relation of every validation: read
+        // them directly instead of through a `CellValue`.
+        match *self {
+            CellRef::Request { row, col } => {
+                let r = request_row(report.requests.as_ref()?, row as usize)?;
+                request_cell(r, col as usize).map(i64::from)
+            }
+            CellRef::Review { group, col } => {
+                let t = report.review_litigation.as_ref()?;
+                let g = match group {
+                    0 => t.review.as_ref(),
+                    1 => t.litigation_direct.as_ref(),
+                    _ => t.litigation_after_review.as_ref(),
+                }?;
+                outcome_cell(g, col as usize).map(i64::from)
+            }
+            CellRef::Proactive { .. } => self.get(report).and_then(|v| v.as_int()),
+        }
     }
 
     /// Writes the cell (`None` clears it). An integer out of the cell's range is

@@ -117,6 +117,7 @@ fn relations(
     kind: RelationKind,
     describe: impl Fn(&RelState) -> Describe,
 ) {
+    let mut incomplete: Vec<(Describe, &RelState)> = Vec::new();
     for (i, s) in ctx.arithmetic.of(kind) {
         if s.holds() {
             continue;
@@ -172,23 +173,50 @@ fn relations(
                 .collect::<Vec<_>>()
                 .join("; or ");
         } else {
-            out.incomplete = true;
-            let blanks: Vec<String> = s.blank.iter().map(CellRef::path).collect();
-            let f = out.fail(
-                format!(
-                    "{}：有空白单元格，无法完整校验（{}）",
-                    d.subject_zh,
-                    blanks.join("、")
-                ),
-                format!(
-                    "{}: cannot be checked completely, blank cells: {}",
-                    d.subject,
-                    blanks.join(", ")
-                ),
-                paths,
-            );
-            f.incomplete = true;
-            f.severity = Severity::Info as i32;
+            incomplete.push((d, s));
+        }
+    }
+    // One note for every relation blank cells keep from a full check: which ones,
+    // and the blank cells (the relations are named in the comparisons).
+    if !incomplete.is_empty() {
+        out.incomplete = true;
+        let mut blanks: Vec<String> = Vec::new();
+        for (_, s) in &incomplete {
+            for c in &s.blank {
+                let p = c.path();
+                if !blanks.contains(&p) {
+                    blanks.push(p);
+                }
+            }
+        }
+        let subjects_zh: Vec<&str> = incomplete
+            .iter()
+            .map(|(d, _)| d.subject_zh.as_str())
+            .collect();
+        let subjects: Vec<&str> = incomplete.iter().map(|(d, _)| d.subject.as_str()).collect();
+        let f = out.fail(
+            format!(
+                "{}处因有空白单元格无法完整校验：{}",
+                incomplete.len(),
+                subjects_zh.join("、")
+            ),
+            format!(
+                "{} relation(s) cannot be checked completely because cells are blank: {}",
+                incomplete.len(),
+                subjects.join(", ")
+            ),
+            blanks,
+        );
+        f.incomplete = true;
+        f.severity = Severity::Info as i32;
+        for (d, s) in &incomplete {
+            f.comparisons.push(comparison(
+                d.subject.clone(),
+                d.expected_expr.clone(),
+                format!("{} + blanks", s.lhs),
+                d.actual_expr.clone(),
+                format!("{} + blanks", s.rhs),
+            ));
         }
     }
 }
