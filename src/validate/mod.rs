@@ -83,3 +83,19 @@ impl Rule {
 pub fn rule(code: &str) -> Option<&'static Rule> {
     catalogue().iter().copied().find(|r| r.code == code)
 }
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::pb::AnnualReport;
+
+    /// A conformance base report (`tests/conformance/base/<name>.json`), on which
+    /// every rule passes.
+    pub fn base(name: &str) -> AnnualReport {
+        let path = format!(
+            "{}/tests/conformance/base/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(path).expect("base report");
+        serde_json::from_str(&text).expect("base report JSON")
+    }
+}

@@ -765,14 +765,7 @@ mod tests {
     use crate::pb::{Finding, RuleOutcome, TableVersions};
     use crate::validate::{validate, Input, Options};
 
-    fn base(name: &str) -> AnnualReport {
-        let path = format!(
-            "{}/tests/conformance/base/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(path).expect("base report");
-        serde_json::from_str(&text).expect("base report JSON")
-    }
+    use crate::validate::test_support::base;
 
     /// The base as the year before: same tables, shifted year.
     fn before(r: &AnnualReport) -> AnnualReport {

@@ -1308,14 +1308,7 @@ mod tests {
     use crate::pb::{Agency, MoneyAmount, RuleOutcome, SectionId, TableVersions};
     use crate::validate::{validate, Input, Options};
 
-    fn base(name: &str) -> AnnualReport {
-        let path = format!(
-            "{}/tests/conformance/base/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(path).expect("base report");
-        serde_json::from_str(&text).expect("base report JSON")
-    }
+    use crate::validate::test_support::base;
 
     fn run(r: &AnnualReport, code: &str) -> (RuleOutcome, Vec<crate::pb::Finding>) {
         let v = validate(&Input::entity(r), &Options::default());
