@@ -610,3 +610,26 @@ pub fn expected_version(year: i32) -> FormatVersion {
 
 /// The title suffix every report carries.
 pub const TITLE_SUFFIX: &str = "政府信息公开工作年度报告";
+
+/// The amount in fen (0.01 yuan) of a plain decimal written in `unit`: 1 万元 is
+/// 10⁶ fen, 1 元 is 100 fen. `None` when the unit is unknown, the text is not a
+/// plain decimal, it is finer than a fen, or it overflows.
+pub fn fen(decimal: &str, unit: MoneyUnit) -> Option<i64> {
+    let scale: usize = match unit {
+        MoneyUnit::WanYuan => 6,
+        MoneyUnit::Yuan => 2,
+        MoneyUnit::Unspecified => return None,
+    };
+    let (int, frac) = decimal.split_once('.').unwrap_or((decimal, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !digits(int) || !digits(frac) || frac.len() > scale {
+        return None;
+    }
+    let int: i64 = int.parse().ok()?;
+    let frac: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<scale$}").parse().ok()?
+    };
+    int.checked_mul(10i64.pow(scale as u32))?.checked_add(frac)
+}

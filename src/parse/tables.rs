@@ -236,24 +236,7 @@ fn to_cell_value(v: &Val) -> CellValue {
 
 /// Builds a money amount; `fen` is set when the unit is known.
 pub fn money(decimal: &str, raw: &str, unit: MoneyUnit) -> pb::MoneyAmount {
-    let scale: Option<u32> = match unit {
-        MoneyUnit::WanYuan => Some(6),
-        MoneyUnit::Yuan => Some(2),
-        MoneyUnit::Unspecified => None,
-    };
-    let fen = scale.and_then(|s| {
-        let (int, frac) = decimal.split_once('.').unwrap_or((decimal, ""));
-        if frac.len() > s as usize {
-            return None;
-        }
-        let int: i64 = int.parse().ok()?;
-        let mut f = frac.to_string();
-        while f.len() < s as usize {
-            f.push('0');
-        }
-        let frac: i64 = if f.is_empty() { 0 } else { f.parse().ok()? };
-        int.checked_mul(10i64.pow(s))?.checked_add(frac)
-    });
+    let fen = format::fen(decimal, unit);
     pb::MoneyAmount {
         raw: raw.to_string(),
         fen,

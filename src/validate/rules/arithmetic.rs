@@ -365,7 +365,7 @@ fn a6(ctx: &Ctx<'_>, out: &mut Out) {
     }
     let unit = MoneyUnit::try_from(m.unit).unwrap_or_default();
     if unit == MoneyUnit::WanYuan {
-        let expected = fen_of(int, frac, 6);
+        let expected = crate::format::fen(decimal, MoneyUnit::WanYuan);
         if expected.is_some() && m.fen != expected {
             let f = out.fail(
                 format!("收费金额的定点值与其文本“{}”不符", m.raw),
@@ -384,19 +384,6 @@ fn a6(ctx: &Ctx<'_>, out: &mut Out) {
             ));
         }
     }
-}
-
-fn fen_of(int: &str, frac: &str, scale: usize) -> Option<i64> {
-    if frac.len() > scale {
-        return None;
-    }
-    let i: i64 = int.parse().ok()?;
-    let f: i64 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<scale$}").parse().ok()?
-    };
-    i.checked_mul(10i64.pow(scale as u32))?.checked_add(f)
 }
 
 fn a7(ctx: &Ctx<'_>, out: &mut Out) {
