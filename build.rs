@@ -14,6 +14,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     fs::write(&descriptor_path, prost::Message::encode_to_vec(&fds))?;
 
     tonic_prost_build::configure()
+        // Timestamp from pbjson-types, which carries its canonical (RFC 3339) JSON.
+        .extern_path(".google.protobuf.Timestamp", "::pbjson_types::Timestamp")
         .file_descriptor_set_path(&descriptor_path)
         .skip_protoc_run()
         .compile_fds(fds)?;

@@ -16,5 +16,6 @@ pub mod pb {
 
 pub mod diagnostics;
 pub mod format;
+pub mod names;
 pub mod parse;
 pub mod validate;

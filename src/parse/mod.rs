@@ -8,7 +8,7 @@
 pub mod decode;
 pub mod html;
 mod lexicon;
-mod meta;
+pub mod meta;
 pub mod normalize;
 mod split;
 mod tables;

@@ -1,0 +1,224 @@
+//! Resource names of the registry: `agencies/{agency}/reports/{year}`.
+//!
+//! `{agency}` is the agency's 18-character unified social credit code (统一社会信用代码,
+//! GB 32100-2015, check character verified) where known, otherwise an id the submitting
+//! system chooses matching `[a-z0-9-]{1,63}`. When neither is given (text submitted as
+//! found, with no code stated in it), the id is derived from the agency's name:
+//! `name-` followed by the first 16 lower-case hex digits of the SHA-256 of the name after
+//! NFKC normalisation with every whitespace character removed. The same agency name,
+//! however it was spaced or which width its characters had, always gives the same id.
+
+use std::fmt;
+use std::str::FromStr;
+
+use sha2::{Digest, Sha256};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::parse::meta::valid_credit_code;
+use crate::pb::AnnualReport;
+
+/// Earliest and latest report years a name may carry (the regulation dates from 2008;
+/// the upper bound only rejects obvious typos).
+pub const YEARS: std::ops::RangeInclusive<i32> = 2007..=2200;
+
+/// Why a name or an agency id was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("`{0}` is not a report name: expected agencies/{{agency}}/reports/{{year}}")]
+    Shape(String),
+    #[error(
+        "`{0}` is not an agency id: expected an 18-character unified social credit code \
+         with a valid check character, or 1-63 characters of a-z, 0-9 and -"
+    )]
+    AgencyId(String),
+    #[error("year {0} is outside {min}..={max}", min = YEARS.start(), max = YEARS.end())]
+    Year(i64),
+    #[error("the report names no agency: give an agency id, a unified social credit code, or the agency's name")]
+    NoAgency,
+}
+
+/// A validated agency id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AgencyId(String);
+
+impl AgencyId {
+    /// Accepts a unified social credit code or a chosen id (`[a-z0-9-]{1,63}`).
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        if is_chosen_id(s) || (s.len() == 18 && valid_credit_code(s)) {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(NameError::AgencyId(s.to_string()))
+        }
+    }
+
+    /// The id derived from an agency's published name (see the module docs).
+    pub fn from_agency_name(name: &str) -> Result<Self, NameError> {
+        let normalised: String = name.nfkc().filter(|c| !c.is_whitespace()).collect();
+        if normalised.is_empty() {
+            return Err(NameError::NoAgency);
+        }
+        let digest = Sha256::digest(normalised.as_bytes());
+        let mut id = String::with_capacity(21);
+        id.push_str("name-");
+        for b in &digest[..8] {
+            id.push_str(&format!("{b:02x}"));
+        }
+        Ok(Self(id))
+    }
+
+    /// The id a report is stored under: `explicit` when given, else the credit code the
+    /// report states, else the id derived from its agency name.
+    pub fn resolve(explicit: Option<&str>, report: &AnnualReport) -> Result<Self, NameError> {
+        if let Some(id) = explicit.filter(|s| !s.is_empty()) {
+            return Self::parse(id);
+        }
+        let agency = report.agency.as_ref();
+        if let Some(code) = agency.and_then(|a| a.unified_social_credit_code.as_deref()) {
+            if let Ok(id) = Self::parse(code) {
+                return Ok(id);
+            }
+        }
+        Self::from_agency_name(agency.map(|a| a.name.as_str()).unwrap_or(""))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AgencyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn is_chosen_id(s: &str) -> bool {
+    (1..=63).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// `agencies/{agency}/reports/{year}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReportName {
+    pub agency: AgencyId,
+    pub year: i32,
+}
+
+impl ReportName {
+    pub fn new(agency: AgencyId, year: i32) -> Result<Self, NameError> {
+        if !YEARS.contains(&year) {
+            return Err(NameError::Year(year.into()));
+        }
+        Ok(Self { agency, year })
+    }
+}
+
+impl fmt::Display for ReportName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "agencies/{}/reports/{}", self.agency, self.year)
+    }
+}
+
+impl FromStr for ReportName {
+    type Err = NameError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let shape = || NameError::Shape(s.to_string());
+        let mut parts = s.split('/');
+        let (Some("agencies"), Some(agency), Some("reports"), Some(year), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(shape());
+        };
+        let agency = AgencyId::parse(agency)?;
+        if year.is_empty() || !year.bytes().all(|b| b.is_ascii_digit()) || year.len() > 6 {
+            return Err(shape());
+        }
+        let year: i64 = year.parse().map_err(|_| shape())?;
+        let year = i32::try_from(year).map_err(|_| NameError::Year(year))?;
+        Self::new(agency, year)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pb::Agency;
+
+    #[test]
+    fn names_round_trip_and_refuse_malformed_ones() {
+        let n: ReportName = "agencies/chongchuan-gov/reports/2023".parse().unwrap();
+        assert_eq!(n.agency.as_str(), "chongchuan-gov");
+        assert_eq!(n.year, 2023);
+        assert_eq!(n.to_string(), "agencies/chongchuan-gov/reports/2023");
+        let code: ReportName = "agencies/11100000000013127D/reports/2022".parse().unwrap();
+        assert_eq!(code.agency.as_str(), "11100000000013127D");
+        for bad in [
+            "",
+            "agencies//reports/2023",
+            "agencies/x/reports/",
+            "agencies/x/reports/2023/",
+            "agencies/X/reports/2023",
+            "agencies/x/report/2023",
+            "agencies/x/reports/+2023",
+            "agencies/x/reports/1999",
+            "agencies/11100000000013127A/reports/2022",
+            &format!("agencies/{}/reports/2023", "a".repeat(64)),
+        ] {
+            assert!(bad.parse::<ReportName>().is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn derived_ids_ignore_spacing_and_width() {
+        let a = AgencyId::from_agency_name("南通市崇川区人民政府办公室").unwrap();
+        let b = AgencyId::from_agency_name(" 南通市 崇川区人民政府办公室\u{3000}").unwrap();
+        assert_eq!(a, b);
+        assert!(a.as_str().starts_with("name-") && a.as_str().len() == 21);
+        assert!(AgencyId::parse(a.as_str()).is_ok());
+        assert_ne!(
+            a,
+            AgencyId::from_agency_name("南通市人民政府办公室").unwrap()
+        );
+        assert_eq!(AgencyId::from_agency_name(" \t"), Err(NameError::NoAgency));
+    }
+
+    #[test]
+    fn resolve_prefers_explicit_then_code_then_name() {
+        let mut report = AnnualReport {
+            agency: Some(Agency {
+                name: "平潭综合实验区管理委员会".into(),
+                unified_social_credit_code: Some("11100000000013127D".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            AgencyId::resolve(Some("pingtan"), &report)
+                .unwrap()
+                .as_str(),
+            "pingtan"
+        );
+        assert!(AgencyId::resolve(Some("Bad Id"), &report).is_err());
+        assert_eq!(
+            AgencyId::resolve(None, &report).unwrap().as_str(),
+            "11100000000013127D"
+        );
+        if let Some(a) = report.agency.as_mut() {
+            a.unified_social_credit_code = None;
+        }
+        assert!(AgencyId::resolve(None, &report)
+            .unwrap()
+            .as_str()
+            .starts_with("name-"));
+        assert_eq!(
+            AgencyId::resolve(None, &AnnualReport::default()),
+            Err(NameError::NoAgency)
+        );
+    }
+}
