@@ -18,4 +18,5 @@ pub mod diagnostics;
 pub mod format;
 pub mod names;
 pub mod parse;
+pub mod store;
 pub mod validate;

@@ -1,0 +1,380 @@
+//! Group commit: one background thread makes committed writes durable, and every writer
+//! that committed before a flush *started* is acknowledged by that one flush.
+//!
+//! A writer, after its transaction committed, asks for flush number `started + 1` (the
+//! next flush to start: it necessarily starts after the writer's commit) and waits until
+//! the flusher reports that flush complete. While one flush runs, every writer that
+//! commits asks for the same next number, so the next flush covers all of them: one slow
+//! fsync delays a batch of writers once instead of each writer paying for its own.
+//!
+//! A flush is sled's `flush()` (the synchronous form of `flush_async()`: it writes sled's
+//! log buffers and waits for them with `sync_file_range`), then `fdatasync` of sled's
+//! `db` file and of any new blob file, because `sync_file_range` neither flushes the
+//! device's write cache nor the file's size, and sled does not sync blob files at all.
+//!
+//! After each successful flush the change-log sequence number read *before* the flush
+//! started is published on a watch channel: everything up to it is durable. It is also
+//! written (without fsync) to the file `nianbao.durable` beside sled's files, so that
+//! opening a store whose log lost acknowledged changes (sled treats damage in its log as
+//! the log's end and recovers the part before it) is an error instead of a silent loss.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::StoreError;
+
+#[derive(Debug, Default)]
+struct FlushState {
+    /// Number of the last flush the flusher started.
+    started: u64,
+    /// Highest flush number any writer waits for.
+    wanted: u64,
+    shutdown: bool,
+}
+
+/// What the flusher has done so far.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Progress {
+    /// Number of the last flush that finished (successfully or not).
+    completed: u64,
+    /// Number of the last flush that succeeded.
+    last_ok: u64,
+    /// The last flush error, for writers whose flush failed.
+    error: Option<Arc<str>>,
+}
+
+/// Shared between the store and its flusher thread.
+#[derive(Debug)]
+pub(crate) struct GroupCommit {
+    state: Mutex<FlushState>,
+    wake: Condvar,
+    progress: watch::Sender<Progress>,
+}
+
+impl GroupCommit {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(GroupCommit {
+            state: Mutex::new(FlushState::default()),
+            wake: Condvar::new(),
+            progress: watch::Sender::new(Progress::default()),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, FlushState> {
+        // The critical sections cannot panic; a poisoned lock still holds valid numbers.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks for a flush that starts after this call; returns its number.
+    pub(crate) fn request(&self) -> u64 {
+        let mut st = self.lock();
+        let target = st.started + 1;
+        st.wanted = st.wanted.max(target);
+        drop(st);
+        self.wake.notify_one();
+        target
+    }
+
+    /// Waits until flush `target` has finished; an error if no flush numbered `target` or
+    /// later has succeeded by then.
+    pub(crate) async fn wait(&self, target: u64) -> Result<(), StoreError> {
+        let mut rx = self.progress.subscribe();
+        let p = rx
+            .wait_for(|p| p.completed >= target)
+            .await
+            .map_err(|_| StoreError::NotDurable("the store was closed during the flush".into()))?
+            .clone();
+        check(&p, target)
+    }
+
+    /// The blocking form of [`GroupCommit::wait`], for callers outside async code.
+    pub(crate) fn wait_blocking(&self, target: u64) -> Result<(), StoreError> {
+        let mut rx = self.progress.subscribe();
+        loop {
+            let p = rx.borrow_and_update().clone();
+            if p.completed >= target {
+                return check(&p, target);
+            }
+            // No runtime here: poll the channel. Flushes take milliseconds, and only
+            // maintenance operations (restore, repair) use this.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Number of flushes finished so far.
+    #[cfg(test)]
+    pub(crate) fn completed(&self) -> u64 {
+        self.progress.borrow().completed
+    }
+
+    fn shutdown(&self) {
+        self.lock().shutdown = true;
+        self.wake.notify_all();
+    }
+}
+
+fn check(p: &Progress, target: u64) -> Result<(), StoreError> {
+    if p.last_ok >= target {
+        Ok(())
+    } else {
+        Err(StoreError::NotDurable(
+            p.error
+                .as_deref()
+                .unwrap_or("the flush did not complete")
+                .to_string(),
+        ))
+    }
+}
+
+/// The running flusher; stops (after finishing the flush in progress) when dropped.
+pub(crate) struct Flusher {
+    shared: Arc<GroupCommit>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        self.shared.shutdown();
+        if let Some(t) = self.thread.take() {
+            if t.join().is_err() {
+                tracing::error!("the store's flusher thread panicked");
+            }
+        }
+    }
+}
+
+/// What the flusher needs besides the shared state.
+pub(crate) struct FlusherParts {
+    pub db: sled::Db,
+    /// Reads the last committed change sequence number.
+    pub read_sequence: Box<dyn Fn() -> u64 + Send>,
+    /// Receives the durable change sequence number.
+    pub durable: Arc<watch::Sender<u64>>,
+    /// Runs now and then between flushes (idempotency purge).
+    pub housekeeping: Box<dyn FnMut() + Send>,
+    pub housekeeping_every: Duration,
+}
+
+impl Flusher {
+    pub(crate) fn start(
+        shared: Arc<GroupCommit>,
+        path: &Path,
+        parts: FlusherParts,
+    ) -> Result<Flusher, StoreError> {
+        let db_file_path = path.join("db");
+        let db_file = File::open(&db_file_path).map_err(|source| StoreError::Io {
+            action: "open for syncing",
+            path: db_file_path,
+            source,
+        })?;
+        let watermark_path = path.join(WATERMARK_FILE);
+        let watermark = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&watermark_path)
+            .map_err(|source| StoreError::Io {
+                action: "open",
+                path: watermark_path,
+                source,
+            })?;
+        let mut sync = DiskSync {
+            watermark,
+            db_file,
+            blobs: path.join("blobs"),
+            synced: HashSet::new(),
+        };
+        // Blob files already present were written before a previous run flushed.
+        sync.synced = sync.list_blobs().unwrap_or_default().into_iter().collect();
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("nianbao-store-flusher".into())
+            .spawn(move || run(&thread_shared, parts, sync))
+            .map_err(|source| StoreError::Io {
+                action: "start the flusher thread for",
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Flusher {
+            shared,
+            thread: Some(thread),
+        })
+    }
+}
+
+fn run(shared: &GroupCommit, mut parts: FlusherParts, mut sync: DiskSync) {
+    let mut last_housekeeping = Instant::now();
+    loop {
+        let flush = {
+            let mut st = shared.lock();
+            while st.wanted <= st.started && !st.shutdown {
+                let (guard, _) = shared
+                    .wake
+                    .wait_timeout(st, parts.housekeeping_every)
+                    .unwrap_or_else(|e| e.into_inner());
+                st = guard;
+                if st.wanted <= st.started
+                    && !st.shutdown
+                    && last_housekeeping.elapsed() >= parts.housekeeping_every
+                {
+                    break;
+                }
+            }
+            if st.wanted > st.started {
+                st.started += 1;
+                Some(st.started)
+            } else if st.shutdown {
+                return;
+            } else {
+                None
+            }
+        };
+        let Some(flush) = flush else {
+            (parts.housekeeping)();
+            last_housekeeping = Instant::now();
+            continue;
+        };
+        // Everything committed before this read is covered by the flush below.
+        let sequence = (parts.read_sequence)();
+        let started = Instant::now();
+        // A panic in sled must not strand the writers waiting for this flush.
+        let flushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parts.db.flush()))
+            .unwrap_or_else(|_| {
+                Err(sled::Error::ReportableBug(
+                    "sled panicked while flushing".into(),
+                ))
+            });
+        let result = flushed
+            .map_err(|e| e.to_string())
+            .and_then(|_| sync.sync().map_err(|e| e.to_string()));
+        tracing::trace!(flush, elapsed = ?started.elapsed(), "store flush");
+        // The durable sequence first: a writer woken by the progress below may read
+        // the change log at once, and must find its own event there.
+        if result.is_ok() {
+            let newer = parts.durable.send_if_modified(|s| {
+                let newer = sequence > *s;
+                if newer {
+                    *s = sequence;
+                }
+                newer
+            });
+            if newer {
+                if let Err(e) = sync.mark(sequence) {
+                    tracing::warn!(error = %e, "could not record the durable sequence number");
+                }
+            }
+        }
+        shared.progress.send_modify(|p| {
+            p.completed = flush;
+            match result {
+                Ok(()) => p.last_ok = flush,
+                Err(e) => {
+                    tracing::error!(error = %e, "store flush failed");
+                    p.error = Some(e.into());
+                }
+            }
+        });
+        if last_housekeeping.elapsed() >= parts.housekeeping_every {
+            (parts.housekeeping)();
+            last_housekeeping = Instant::now();
+        }
+    }
+}
+
+/// The file that remembers the last durable change sequence number.
+pub(crate) const WATERMARK_FILE: &str = "nianbao.durable";
+
+/// The sequence number in `nianbao.durable` (0 when the file is missing or empty).
+pub(crate) fn read_watermark(dir: &Path) -> Result<u64, StoreError> {
+    let path = dir.join(WATERMARK_FILE);
+    let mut buf = Vec::new();
+    match File::open(&path).and_then(|mut f| f.read_to_end(&mut buf)) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(source) => {
+            return Err(StoreError::Io {
+                action: "read",
+                path,
+                source,
+            })
+        }
+    }
+    if buf.is_empty() {
+        return Ok(0);
+    }
+    let valid = buf.len() == 12 && crc32fast::hash(&buf[..8]).to_be_bytes() == buf[8..12];
+    if !valid {
+        return Err(StoreError::corrupt(format!(
+            "{} is damaged",
+            path.display()
+        )));
+    }
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&buf[..8]);
+    Ok(u64::from_be_bytes(seq))
+}
+
+/// The fsyncs sled leaves out, and the watermark.
+struct DiskSync {
+    watermark: File,
+    db_file: File,
+    blobs: PathBuf,
+    /// Blob files already synced.
+    synced: HashSet<OsString>,
+}
+
+impl DiskSync {
+    fn list_blobs(&self) -> std::io::Result<Vec<OsString>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.blobs)? {
+            out.push(entry?.file_name());
+        }
+        Ok(out)
+    }
+
+    /// Records `sequence` as durable: `u64be ‖ crc32be` at the start of the file. Not
+    /// synced: after a power loss it may be older than the log, never newer.
+    fn mark(&mut self, sequence: u64) -> std::io::Result<()> {
+        let mut buf = [0u8; 12];
+        buf[..8].copy_from_slice(&sequence.to_be_bytes());
+        let crc = crc32fast::hash(&buf[..8]);
+        buf[8..].copy_from_slice(&crc.to_be_bytes());
+        self.watermark.seek(SeekFrom::Start(0))?;
+        self.watermark.write_all(&buf)
+    }
+
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.db_file.sync_data()?;
+        let present = match self.list_blobs() {
+            Ok(p) => p,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mut new_blobs = false;
+        for name in &present {
+            if !self.synced.contains(name) {
+                match File::open(self.blobs.join(name)) {
+                    Ok(f) => f.sync_data()?,
+                    // Collected by sled between listing and opening.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                }
+                self.synced.insert(name.clone());
+                new_blobs = true;
+            }
+        }
+        if new_blobs {
+            File::open(&self.blobs)?.sync_all()?;
+        }
+        let present: HashSet<&OsString> = present.iter().collect();
+        self.synced.retain(|n| present.contains(n));
+        Ok(())
+    }
+}
