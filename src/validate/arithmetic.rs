@@ -57,7 +57,7 @@ impl Arithmetic {
             .map(|rel| evaluate(rel, |c| c.get_int(report)))
             .collect();
         let suspects = if states.iter().any(RelState::fails) {
-            localize(report, &states)
+            localize(report, version, &states)
         } else {
             Vec::new()
         };
@@ -74,7 +74,7 @@ impl Arithmetic {
 }
 
 /// Evaluates a relation with a cell reader.
-pub fn evaluate(rel: &'static Relation, read: impl Fn(&CellRef) -> Option<i64>) -> RelState {
+pub fn evaluate(rel: &'static Relation, mut read: impl FnMut(&CellRef) -> Option<i64>) -> RelState {
     let mut blank = Vec::new();
     let mut side = |cells: &[CellRef]| -> i64 {
         let mut sum = 0i64;

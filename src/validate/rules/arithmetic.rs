@@ -180,15 +180,14 @@ fn relations(
     // and the blank cells (the relations are named in the comparisons).
     if !incomplete.is_empty() {
         out.incomplete = true;
-        let mut blanks: Vec<String> = Vec::new();
-        for (_, s) in &incomplete {
-            for c in &s.blank {
-                let p = c.path();
-                if !blanks.contains(&p) {
-                    blanks.push(p);
-                }
-            }
-        }
+        // The blank cells, each once, in table order.
+        let mut cells: Vec<CellRef> = incomplete
+            .iter()
+            .flat_map(|(_, s)| s.blank.iter().copied())
+            .collect();
+        cells.sort_unstable();
+        cells.dedup();
+        let blanks: Vec<String> = cells.iter().map(CellRef::path).collect();
         let subjects_zh: Vec<&str> = incomplete
             .iter()
             .map(|(d, _)| d.subject_zh.as_str())

@@ -3,7 +3,7 @@
 mod arithmetic;
 mod cross_year;
 mod deadline;
-mod narrative;
+pub(crate) mod narrative;
 mod structure;
 
 use std::sync::OnceLock;
