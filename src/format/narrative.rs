@@ -285,8 +285,19 @@ pub struct Statements {
 /// another, so the pass finds what separate passes would.
 pub fn statements(text: &str) -> Statements {
     let mut st = Statements::default();
-    let Some(anchors) = automaton!(["件", FEE_NAME], NO_REQUEST_NEGATIONS, NO_REVIEW_NEGATIONS)
-    else {
+    static ANCHORS: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+    let anchors = ANCHORS.get_or_init(|| {
+        // Each negation once (the two lists share some): fewer patterns, a faster
+        // prefilter. A negation hit is read against both lists by its text.
+        let mut all = vec!["件", FEE_NAME];
+        for n in NO_REQUEST_NEGATIONS.iter().chain(&NO_REVIEW_NEGATIONS) {
+            if !all.contains(n) {
+                all.push(n);
+            }
+        }
+        automaton(&all)
+    });
+    let Some(anchors) = anchors.as_ref() else {
         return st;
     };
     let rows = automaton!(PROACTIVE_ROWS[0].keys, PROACTIVE_ROWS[1].keys);

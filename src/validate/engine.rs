@@ -4,6 +4,7 @@ use std::cell::OnceCell;
 
 use super::arithmetic::Arithmetic;
 use super::rules::narrative::{read, Prose};
+use super::rules::structure::{stated_period, Period};
 use super::{catalogue, Rule, RULE_SET_VERSION};
 use crate::pb::{
     AnnualReport, CellLocation, Comparison, Diagnostic, Finding, FormatVersion, RuleOutcome,
@@ -64,6 +65,8 @@ pub struct Ctx<'a> {
     pub arithmetic: Arithmetic,
     /// The narrative texts and what they state, read on first use.
     narrative: OnceCell<Vec<Prose<'a>>>,
+    /// The statistical period the report states (统计期限), read on first use.
+    period: OnceCell<Option<Period>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -71,6 +74,13 @@ impl<'a> Ctx<'a> {
     /// the prose with the tables.
     pub(crate) fn narrative(&self) -> &[Prose<'a>] {
         self.narrative.get_or_init(|| read(self.report))
+    }
+
+    /// The statistical period the report states, read once for S7 and X6.
+    pub(crate) fn period(&self) -> Option<&Period> {
+        self.period
+            .get_or_init(|| stated_period(self.report))
+            .as_ref()
     }
 }
 
@@ -132,6 +142,7 @@ pub fn validate(input: &Input<'_>, options: &Options) -> ValidationResult {
         diagnostics: input.diagnostics,
         arithmetic: Arithmetic::new(report, version),
         narrative: OnceCell::new(),
+        period: OnceCell::new(),
     };
     let mut result = ValidationResult {
         rule_set_version: RULE_SET_VERSION.to_string(),
@@ -291,7 +302,10 @@ pub fn fingerprint(code: &str, paths: &[String]) -> String {
         h = eat(h, &c.to_le_bytes());
     }
     h = eat(h, RULE_SET_VERSION.as_bytes());
-    format!("{h:016x}")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    (0..16)
+        .map(|i| HEX[((h >> (60 - 4 * i)) & 0xf) as usize] as char)
+        .collect()
 }
 
 fn from_diagnostic(d: &Diagnostic) -> Finding {

@@ -4,7 +4,7 @@ mod arithmetic;
 mod cross_year;
 mod deadline;
 pub(crate) mod narrative;
-mod structure;
+pub(crate) mod structure;
 
 use std::sync::OnceLock;
 
