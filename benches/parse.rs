@@ -13,6 +13,10 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use nianbao::parse::{parse, ParseOptions};
 
+/// The allocator of the `nianbao` binary (src/main.rs), so the figures are the server's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CORPUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
 const HTML_FILES: [&str; 2] = ["004_render.html", "020_render.html"];
 

@@ -16,6 +16,10 @@ use nianbao::parse::{parse, ParseOptions};
 use nianbao::pb::{AnnualReport, ParseResult};
 use nianbao::validate::{validate, Input, Options};
 
+/// The allocator of the `nianbao` binary (src/main.rs), so the figures are the server's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CORPUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
 
 /// Every corpus report (`.txt`, `.html`), parsed, by file name.

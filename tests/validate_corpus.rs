@@ -426,3 +426,32 @@ fn fingerprints_do_not_depend_on_the_order_of_field_paths() {
     };
     assert_ne!(p036(&forward), p036(&other));
 }
+
+#[test]
+fn findings_point_into_the_source_whatever_the_order_of_cell_locations() {
+    // The parser gives cell locations sorted by path; a caller may give them in any
+    // order. Break one relation so that a finding names cells with locations.
+    let mut parsed = parse_file(CHONGCHUAN);
+    let mut report = report_of(&parsed);
+    let cell = CellRef::from_path("requests.granted.natural_person").unwrap();
+    let v = cell
+        .get_int(&report)
+        .expect("the worked example has the cell");
+    cell.set(&mut report, Some(CellValue::Int(v + 1)));
+    let run = |parsed: &ParseResult| {
+        let input = Input::parsed(parsed, &report);
+        validate(&input, &Options::default())
+    };
+    let sorted = run(&parsed);
+    assert!(
+        sorted
+            .findings
+            .iter()
+            .any(|f| f.locations.iter().any(|l| l.field_path == cell.path())),
+        "no finding locates {}:\n{}",
+        cell.path(),
+        describe(&sorted)
+    );
+    parsed.cell_locations.reverse();
+    assert_eq!(run(&parsed), sorted);
+}

@@ -11,7 +11,7 @@ pub mod narrative;
 mod relations;
 
 pub use cells::{all_cells, request_cell, request_row, CellRef, CellValue};
-pub use relations::{relations, Relation, RelationKind};
+pub use relations::{relations, relations_containing, Relation, RelationKind};
 
 use crate::pb::{FormatVersion, SectionId};
 

@@ -178,21 +178,9 @@ pub fn document_counts(prose: &str, row: &ProactiveRowSpec) -> Vec<DocumentCount
     found
 }
 
-/// [`document_counts`] of both document rows of the catalogue (规章, 行政规范性文件),
-/// in one pass over the text.
+/// [`document_counts`] of both document rows of the catalogue (规章, 行政规范性文件).
 pub fn document_counts_by_row(prose: &str) -> [Vec<DocumentCount>; 2] {
-    let mut found = [Vec::new(), Vec::new()];
-    let keys = automaton!(PROACTIVE_ROWS[0].keys, PROACTIVE_ROWS[1].keys);
-    for clause in counted_clauses(prose) {
-        // Most counted clauses name neither row: one search tells.
-        if keys.is_some_and(|k| !k.is_match(&prose[clause.0..clause.1])) {
-            continue;
-        }
-        for (row, found) in PROACTIVE_ROWS.iter().zip(found.iter_mut()) {
-            document_count_in(prose, clause, row, found);
-        }
-    }
-    found
+    statements(prose).documents
 }
 
 /// Values the narrative states for a table-二 document row: `(column id, value)`
@@ -271,6 +259,71 @@ fn document_count_in(
             clause: (s, e),
         });
     }
+}
+
+// ------------------------------------------------------------------ one pass
+
+/// The administrative fee's name in the prose (行政事业性收费).
+const FEE_NAME: &str = "事业性收费";
+
+/// Everything the readers of this module find in one text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Statements {
+    /// [`request_counts`].
+    pub requests: Vec<RequestStatement>,
+    /// [`denials`].
+    pub denials: Vec<Denial>,
+    /// [`document_counts`] of 规章 and 行政规范性文件 ([`PROACTIVE_ROWS`] 0 and 1).
+    pub documents: [Vec<DocumentCount>; 2],
+    /// [`administrative_fee_amounts`].
+    pub fees: Vec<FeeAmount>,
+}
+
+/// Reads a text once: one automaton finds every anchor of every reader (`件`,
+/// the negations, 事业性收费) in a single pass; each hit is handed to its reader,
+/// which looks only at the clause around it. None of the anchors can overlap
+/// another, so the pass finds what separate passes would.
+pub fn statements(text: &str) -> Statements {
+    let mut st = Statements::default();
+    static ANCHORS: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+    let anchors = ANCHORS.get_or_init(|| {
+        // Each negation once (the two lists share some): fewer patterns, a faster
+        // prefilter. A negation hit is read against both lists by its text.
+        let mut all = vec!["件", FEE_NAME];
+        for n in NO_REQUEST_NEGATIONS.iter().chain(&NO_REVIEW_NEGATIONS) {
+            if !all.contains(n) {
+                all.push(n);
+            }
+        }
+        automaton(&all)
+    });
+    let Some(anchors) = anchors.as_ref() else {
+        return st;
+    };
+    let rows = automaton!(PROACTIVE_ROWS[0].keys, PROACTIVE_ROWS[1].keys);
+    let (mut counted_end, mut fee_done) = (0, 0);
+    for m in anchors.find_iter(text) {
+        let p = m.start();
+        match m.pattern().as_usize() {
+            0 => {
+                request_at(text, p, &mut st.requests);
+                // A counted clause (an ASCII digit right before 件), each once.
+                if p >= counted_end && text.as_bytes()[..p].last().is_some_and(u8::is_ascii_digit) {
+                    let clause = bounds(text, p, p, is_document_sep, usize::MAX);
+                    counted_end = clause.1;
+                    // Most counted clauses name neither row: one search tells.
+                    if rows.is_none_or(|k| k.is_match(&text[clause.0..clause.1])) {
+                        for (row, found) in PROACTIVE_ROWS.iter().zip(st.documents.iter_mut()) {
+                            document_count_in(text, clause, row, found);
+                        }
+                    }
+                }
+            }
+            1 => fee_at(text, p, &mut fee_done, &mut st.fees),
+            _ => denial_at(text, p, m.end(), &mut st.denials),
+        }
+    }
+    st
 }
 
 // ------------------------------------------------------------------ table 三 totals
@@ -356,19 +409,20 @@ fn is_sentence_sep(c: char) -> bool {
 /// with none of [`REQUEST_QUALIFIERS`] before the number (a part, not the total)
 /// and none of [`REQUEST_EXCLUDED`] in it (complaints, cases, reviews…).
 pub fn request_counts(text: &str) -> Vec<RequestStatement> {
-    let mut out = Vec::new();
-    let (Some(units), Some(words)) = (
-        automaton!(["件"]),
-        automaton!(
-            RECEIVED_VERBS,
-            HANDLED_VERBS,
-            CARRIED_OVER_KEYS,
-            CARRIED_FORWARD_KEYS,
-            REQUEST_QUALIFIERS,
-            REQUEST_EXCLUDED,
-        ),
+    statements(text).requests
+}
+
+/// The request statement whose `件` is at byte `p`, if any (see [`request_counts`]).
+fn request_at(text: &str, p: usize, out: &mut Vec<RequestStatement>) {
+    let Some(words) = automaton!(
+        RECEIVED_VERBS,
+        HANDLED_VERBS,
+        CARRIED_OVER_KEYS,
+        CARRIED_FORWARD_KEYS,
+        REQUEST_QUALIFIERS,
+        REQUEST_EXCLUDED,
     ) else {
-        return out;
+        return;
     };
     // Pattern index ranges of `words`, in the order given.
     let received = RECEIVED_VERBS.len();
@@ -376,62 +430,58 @@ pub fn request_counts(text: &str) -> Vec<RequestStatement> {
     let over = handled + CARRIED_OVER_KEYS.len();
     let forward = over + CARRIED_FORWARD_KEYS.len();
     let qualifier = forward + REQUEST_QUALIFIERS.len();
-    for m in units.find_iter(text) {
-        let p = m.start();
-        let Some((num_start, value)) = count_before(text, p) else {
-            continue;
-        };
-        let (cs, ce) = bounds(text, num_start, p, is_clause_sep, CLAUSE_CAP);
-        let prefix_len = num_start - cs;
-        let (mut co, mut cf, mut skip) = (false, false, false);
-        let (mut last_received, mut last_handled) = (None, None);
-        for w in words.find_iter(&text[cs..ce]) {
-            let i = w.pattern().as_usize();
-            let in_prefix = w.end() <= prefix_len;
-            if i < received {
-                if in_prefix {
-                    last_received = Some(w.end());
-                }
-            } else if i < handled {
-                if in_prefix {
-                    last_handled = Some(w.end());
-                }
-            } else if i < over {
-                co = true;
-            } else if i < forward {
-                cf = true;
-            } else if i < qualifier {
-                skip |= in_prefix;
-            } else {
-                skip = true;
+    let Some((num_start, value)) = count_before(text, p) else {
+        return;
+    };
+    let (cs, ce) = bounds(text, num_start, p, is_clause_sep, CLAUSE_CAP);
+    let prefix_len = num_start - cs;
+    let (mut co, mut cf, mut skip) = (false, false, false);
+    let (mut last_received, mut last_handled) = (None, None);
+    for w in words.find_iter(&text[cs..ce]) {
+        let i = w.pattern().as_usize();
+        let in_prefix = w.end() <= prefix_len;
+        if i < received {
+            if in_prefix {
+                last_received = Some(w.end());
             }
-        }
-        if skip {
-            continue;
-        }
-        let kind = if co {
-            RequestCount::CarriedOver
-        } else if cf {
-            RequestCount::CarriedForward
+        } else if i < handled {
+            if in_prefix {
+                last_handled = Some(w.end());
+            }
+        } else if i < over {
+            co = true;
+        } else if i < forward {
+            cf = true;
+        } else if i < qualifier {
+            skip |= in_prefix;
         } else {
-            match (last_received, last_handled) {
-                (Some(r), Some(h)) if r > h => RequestCount::Received,
-                (Some(_), None) => RequestCount::Received,
-                (_, Some(_)) => RequestCount::Handled,
-                (None, None) => continue,
-            }
-        };
-        let (ss, se) = bounds(text, num_start, p, is_sentence_sep, SENTENCE_CAP);
-        if !text[ss..se].contains("申请") {
-            continue;
+            skip = true;
         }
-        out.push(RequestStatement {
-            kind,
-            value,
-            clause: (cs, ce),
-        });
     }
-    out
+    if skip {
+        return;
+    }
+    let kind = if co {
+        RequestCount::CarriedOver
+    } else if cf {
+        RequestCount::CarriedForward
+    } else {
+        match (last_received, last_handled) {
+            (Some(r), Some(h)) if r > h => RequestCount::Received,
+            (Some(_), None) => RequestCount::Received,
+            (_, Some(_)) => RequestCount::Handled,
+            (None, None) => return,
+        }
+    };
+    let (ss, se) = bounds(text, num_start, p, is_sentence_sep, SENTENCE_CAP);
+    if !text[ss..se].contains("申请") {
+        return;
+    }
+    out.push(RequestStatement {
+        kind,
+        value,
+        clause: (cs, ce),
+    });
 }
 
 // ------------------------------------------------------------------ "none" statements
@@ -574,64 +624,62 @@ fn denied_target(
 /// 暂无 must be followed directly by it. So "未收到涉及商业秘密的申请",
 /// "无正当理由大量反复申请" and "该行政复议件未被复议审查机关纠错" deny nothing.
 pub fn denials(text: &str) -> Vec<Denial> {
-    let mut out: Vec<Denial> = Vec::new();
-    let Some(negations) = automaton!(NO_REQUEST_NEGATIONS, NO_REVIEW_NEGATIONS) else {
-        return out;
-    };
-    for m in negations.find_iter(text) {
-        let word = &text[m.start()..m.end()];
-        for (requests, list, filler, targets, tail, next) in [
-            (
-                true,
-                &NO_REQUEST_NEGATIONS[..],
-                &REQUEST_FILLER[..],
-                &REQUEST_TARGETS[..],
-                &REQUEST_TAIL[..],
-                &SHORT_REQUEST_NEXT[..],
-            ),
-            (
-                false,
-                &NO_REVIEW_NEGATIONS[..],
-                &REVIEW_FILLER[..],
-                &REVIEW_TARGETS[..],
-                &REVIEW_FILLER[..],
-                &SHORT_REVIEW_NEXT[..],
-            ),
-        ] {
-            // The automaton reports the longest negation of both lists: take
-            // the longest of this list that it starts with.
-            let Some(neg) = longest_prefix(word, list) else {
-                continue;
-            };
-            let after = m.start() + neg.len();
-            let rest = &text[after..];
-            if SHORT_NEGATIONS.contains(&neg) && longest_prefix(rest, next).is_none() {
-                continue;
+    statements(text).denials
+}
+
+/// The denials of the negation matched at `start..end` (see [`denials`]).
+fn denial_at(text: &str, start: usize, end: usize, out: &mut Vec<Denial>) {
+    let word = &text[start..end];
+    for (requests, list, filler, targets, tail, next) in [
+        (
+            true,
+            &NO_REQUEST_NEGATIONS[..],
+            &REQUEST_FILLER[..],
+            &REQUEST_TARGETS[..],
+            &REQUEST_TAIL[..],
+            &SHORT_REQUEST_NEXT[..],
+        ),
+        (
+            false,
+            &NO_REVIEW_NEGATIONS[..],
+            &REVIEW_FILLER[..],
+            &REVIEW_TARGETS[..],
+            &REVIEW_FILLER[..],
+            &SHORT_REVIEW_NEXT[..],
+        ),
+    ] {
+        // The automaton reports the longest negation of both lists: take
+        // the longest of this list that it starts with.
+        let Some(neg) = longest_prefix(word, list) else {
+            continue;
+        };
+        let after = start + neg.len();
+        let rest = &text[after..];
+        if SHORT_NEGATIONS.contains(&neg) && longest_prefix(rest, next).is_none() {
+            continue;
+        }
+        let Some((t, end)) = denied_target(rest, filler, targets, tail) else {
+            continue;
+        };
+        let (cs, _) = bounds(text, start, start, is_denial_sep, CLAUSE_CAP);
+        let clause = (cs, after + end);
+        let named = &rest[t..end];
+        let denied: &[Denied] = if requests {
+            &[Denied::Requests]
+        } else {
+            match (named.contains("复议"), named.contains("诉讼")) {
+                (true, true) => &[Denied::Review, Denied::Litigation],
+                (true, false) => &[Denied::Review],
+                (false, true) => &[Denied::Litigation],
+                (false, false) => &[],
             }
-            let Some((t, end)) = denied_target(rest, filler, targets, tail) else {
-                continue;
-            };
-            let (cs, _) = bounds(text, m.start(), m.start(), is_denial_sep, CLAUSE_CAP);
-            let clause = (cs, after + end);
-            let named = &rest[t..end];
-            let denied: &[Denied] = if requests {
-                &[Denied::Requests]
-            } else {
-                match (named.contains("复议"), named.contains("诉讼")) {
-                    (true, true) => &[Denied::Review, Denied::Litigation],
-                    (true, false) => &[Denied::Review],
-                    (false, true) => &[Denied::Litigation],
-                    (false, false) => &[],
-                }
-            };
-            for &d in denied {
-                if !out.iter().any(|x| x.denied == d && x.clause == clause) {
-                    out.push(Denial { denied: d, clause });
-                }
+        };
+        for &d in denied {
+            if !out.iter().any(|x| x.denied == d && x.clause == clause) {
+                out.push(Denial { denied: d, clause });
             }
         }
     }
-    out
 }
 
 // ------------------------------------------------------------------ fees
@@ -687,46 +735,42 @@ fn is_fee_sep(c: char) -> bool {
 /// naming it are skipped, as are approximations ("约", "万余元") and clauses
 /// about waivers, fee items, standards or other revenue ([`FEE_EXCLUDED`]).
 pub fn administrative_fee_amounts(text: &str) -> Vec<FeeAmount> {
-    const NAME: &str = "事业性收费";
-    let mut out = Vec::new();
-    let Some(anchors) = automaton!([NAME]) else {
-        return out;
-    };
-    let mut done = 0usize;
-    for m in anchors.find_iter(text) {
-        let p = m.start();
-        if p < done {
-            continue;
-        }
-        let name_end = p + NAME.len();
-        let (cs, ce) = bounds(text, p, name_end, is_fee_sep, CLAUSE_CAP);
-        done = ce.max(name_end);
-        let clause = &text[cs..ce];
-        if FEE_EXCLUDED.iter().any(|w| clause.contains(w)) {
-            continue;
-        }
-        match first_amount(&text[name_end..ce]) {
-            Some(Some((s, e, fen))) => out.push(FeeAmount {
-                fen,
-                amount: (name_end + s, name_end + e),
-                clause: (cs, ce),
-            }),
-            Some(None) => {}
-            None => {
-                // No amount: a "none" statement states 0.
-                let head = &text[cs..p];
-                let head = head.strip_suffix("行政").unwrap_or(head);
-                if FEE_NEGATIONS.iter().any(|n| head.ends_with(n)) {
-                    out.push(FeeAmount {
-                        fen: 0,
-                        amount: (p, p),
-                        clause: (cs, ce),
-                    });
-                }
+    statements(text).fees
+}
+
+/// The fee amount of the clause whose 事业性收费 is at byte `p`, unless that
+/// clause (ending at `done`) was read already (see [`administrative_fee_amounts`]).
+fn fee_at(text: &str, p: usize, done: &mut usize, out: &mut Vec<FeeAmount>) {
+    if p < *done {
+        return;
+    }
+    let name_end = p + FEE_NAME.len();
+    let (cs, ce) = bounds(text, p, name_end, is_fee_sep, CLAUSE_CAP);
+    *done = ce.max(name_end);
+    let clause = &text[cs..ce];
+    if FEE_EXCLUDED.iter().any(|w| clause.contains(w)) {
+        return;
+    }
+    match first_amount(&text[name_end..ce]) {
+        Some(Some((s, e, fen))) => out.push(FeeAmount {
+            fen,
+            amount: (name_end + s, name_end + e),
+            clause: (cs, ce),
+        }),
+        Some(None) => {}
+        None => {
+            // No amount: a "none" statement states 0.
+            let head = &text[cs..p];
+            let head = head.strip_suffix("行政").unwrap_or(head);
+            if FEE_NEGATIONS.iter().any(|n| head.ends_with(n)) {
+                out.push(FeeAmount {
+                    fen: 0,
+                    amount: (p, p),
+                    clause: (cs, ce),
+                });
             }
         }
     }
-    out
 }
 
 /// The first "X元" / "X万元" of `s`: `None` when there is no 元 at all,

@@ -72,6 +72,33 @@ pub fn relations(version: FormatVersion) -> &'static [Relation] {
     }
 }
 
+/// The indexes (into [`relations`]) of the relations a cell is in, ascending.
+pub fn relations_containing(version: FormatVersion, cell: &CellRef) -> &'static [usize] {
+    type Index = Vec<(CellRef, Vec<usize>)>;
+    static V2021: OnceLock<Index> = OnceLock::new();
+    static V2019: OnceLock<Index> = OnceLock::new();
+    let index = |version| {
+        let mut index: Index = Vec::new();
+        for (i, rel) in relations(version).iter().enumerate() {
+            for c in rel.cells() {
+                match index.binary_search_by(|(x, _)| x.cmp(c)) {
+                    Ok(k) if index[k].1.last() == Some(&i) => {}
+                    Ok(k) => index[k].1.push(i),
+                    Err(k) => index.insert(k, (*c, vec![i])),
+                }
+            }
+        }
+        index
+    };
+    let index = match version {
+        FormatVersion::V2019 => V2019.get_or_init(|| index(FormatVersion::V2019)),
+        _ => V2021.get_or_init(|| index(FormatVersion::V2021)),
+    };
+    index
+        .binary_search_by(|(x, _)| x.cmp(cell))
+        .map_or(&[], |k| index[k].1.as_slice())
+}
+
 fn build(version: FormatVersion) -> Vec<Relation> {
     let idx = |id: &str| REQUEST_ROWS.iter().position(|r| r.id == id).unwrap_or(0);
     let (new, carried, results, forward) = (

@@ -458,7 +458,10 @@ impl Parse {
         }
     }
 
-    fn finish(self) -> pb::ParseResult {
+    fn finish(mut self) -> pb::ParseResult {
+        // Sorted by path, so a consumer looks a cell up by binary search.
+        self.locations
+            .sort_unstable_by(|a, b| a.field_path.cmp(&b.field_path));
         pb::ParseResult {
             report: Some(self.report),
             diagnostics: self.diags,

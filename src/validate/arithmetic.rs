@@ -2,7 +2,10 @@
 //! and A5, with fault localisation when some fail.
 
 use super::localize::{localize, Suspect};
-use crate::format::{relations, CellRef, Relation, RelationKind};
+use crate::format::{
+    relations, request_cell, request_row, CellRef, Relation, RelationKind, REQUEST_COLUMNS,
+    REQUEST_ROWS,
+};
 use crate::pb::{AnnualReport, FormatVersion};
 
 /// One relation on one report.
@@ -52,12 +55,13 @@ impl Arithmetic {
                 suspects: Vec::new(),
             };
         }
+        let grid = Grid::read(report);
         let states: Vec<RelState> = relations(version)
             .iter()
-            .map(|rel| evaluate(rel, |c| c.get_int(report)))
+            .map(|rel| evaluate(rel, |c| grid.get(c, report)))
             .collect();
         let suspects = if states.iter().any(RelState::fails) {
-            localize(report, &states)
+            localize(report, version, &states)
         } else {
             Vec::new()
         };
@@ -73,8 +77,39 @@ impl Arithmetic {
     }
 }
 
+/// Table 三 read once, row by row: each of its cells is in two or three relations.
+struct Grid([Option<i64>; REQUEST_CELLS]);
+
+const REQUEST_CELLS: usize = REQUEST_ROWS.len() * REQUEST_COLUMNS.len();
+
+impl Grid {
+    fn read(report: &AnnualReport) -> Grid {
+        let mut cells = [None; REQUEST_CELLS];
+        if let Some(t) = report.requests.as_ref() {
+            for (row, chunk) in cells.chunks_exact_mut(REQUEST_COLUMNS.len()).enumerate() {
+                if let Some(r) = request_row(t, row) {
+                    for (col, cell) in chunk.iter_mut().enumerate() {
+                        *cell = request_cell(r, col).map(i64::from);
+                    }
+                }
+            }
+        }
+        Grid(cells)
+    }
+
+    fn get(&self, c: &CellRef, report: &AnnualReport) -> Option<i64> {
+        match *c {
+            CellRef::Request { row, col } => {
+                let i = row as usize * REQUEST_COLUMNS.len() + col as usize;
+                self.0.get(i).copied().flatten()
+            }
+            _ => c.get_int(report),
+        }
+    }
+}
+
 /// Evaluates a relation with a cell reader.
-pub fn evaluate(rel: &'static Relation, read: impl Fn(&CellRef) -> Option<i64>) -> RelState {
+pub fn evaluate(rel: &'static Relation, mut read: impl FnMut(&CellRef) -> Option<i64>) -> RelState {
     let mut blank = Vec::new();
     let mut side = |cells: &[CellRef]| -> i64 {
         let mut sum = 0i64;

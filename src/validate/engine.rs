@@ -1,6 +1,10 @@
 //! Runs the catalogue over one report and assembles the result.
 
+use std::cell::OnceCell;
+
 use super::arithmetic::Arithmetic;
+use super::rules::narrative::{read, Prose};
+use super::rules::structure::{stated_period, Period};
 use super::{catalogue, Rule, RULE_SET_VERSION};
 use crate::pb::{
     AnnualReport, CellLocation, Comparison, Diagnostic, Finding, FormatVersion, RuleOutcome,
@@ -59,6 +63,25 @@ pub struct Ctx<'a> {
     pub diagnostics: &'a [Diagnostic],
     /// Relation residuals and fault localisation, computed once per report.
     pub arithmetic: Arithmetic,
+    /// The narrative texts and what they state, read on first use.
+    narrative: OnceCell<Vec<Prose<'a>>>,
+    /// The statistical period the report states (统计期限), read on first use.
+    period: OnceCell<Option<Period>>,
+}
+
+impl<'a> Ctx<'a> {
+    /// The report's narrative texts, each read once for all the rules that compare
+    /// the prose with the tables.
+    pub(crate) fn narrative(&self) -> &[Prose<'a>] {
+        self.narrative.get_or_init(|| read(self.report))
+    }
+
+    /// The statistical period the report states, read once for S7 and X6.
+    pub(crate) fn period(&self) -> Option<&Period> {
+        self.period
+            .get_or_init(|| stated_period(self.report))
+            .as_ref()
+    }
 }
 
 /// What a rule's check produces.
@@ -118,6 +141,8 @@ pub fn validate(input: &Input<'_>, options: &Options) -> ValidationResult {
         options,
         diagnostics: input.diagnostics,
         arithmetic: Arithmetic::new(report, version),
+        narrative: OnceCell::new(),
+        period: OnceCell::new(),
     };
     let mut result = ValidationResult {
         rule_set_version: RULE_SET_VERSION.to_string(),
@@ -197,18 +222,24 @@ fn run(
 fn finish(f: &mut Finding, locations: &Locations<'_>) {
     f.rule_set_version = RULE_SET_VERSION.to_string();
     f.fingerprint = fingerprint(&f.code, &f.field_paths);
-    f.locations = f
-        .field_paths
-        .iter()
-        .filter_map(|p| locations.find(p).cloned())
-        .collect();
+    // An incomplete note names blank cells: they were not read, so they have no
+    // place in the source.
+    if !f.incomplete {
+        f.locations = f
+            .field_paths
+            .iter()
+            .filter_map(|p| locations.find(p).cloned())
+            .collect();
+    }
 }
 
 /// Cell locations by field path, indexed on first use (most reports have few
-/// findings, and an entity input has no locations at all).
+/// findings, and an entity input has no locations at all). The parser gives them
+/// sorted by path; others are sorted here.
 pub struct Locations<'a> {
     all: &'a [CellLocation],
-    sorted: std::cell::OnceCell<Vec<&'a CellLocation>>,
+    /// `None` when `all` is sorted already.
+    sorted: OnceCell<Option<Vec<&'a CellLocation>>>,
 }
 
 impl<'a> Locations<'a> {
@@ -224,42 +255,57 @@ impl<'a> Locations<'a> {
             return None;
         }
         let sorted = self.sorted.get_or_init(|| {
+            if self.all.is_sorted_by(|a, b| a.field_path <= b.field_path) {
+                return None;
+            }
             let mut v: Vec<&CellLocation> = self.all.iter().collect();
             v.sort_by(|a, b| a.field_path.cmp(&b.field_path));
-            v
+            Some(v)
         });
-        sorted
-            .binary_search_by(|l| l.field_path.as_str().cmp(path))
-            .ok()
-            .map(|i| sorted[i])
+        match sorted {
+            None => self
+                .all
+                .binary_search_by(|l| l.field_path.as_str().cmp(path))
+                .ok()
+                .map(|i| &self.all[i]),
+            Some(sorted) => sorted
+                .binary_search_by(|l| l.field_path.as_str().cmp(path))
+                .ok()
+                .map(|i| sorted[i]),
+        }
     }
 }
 
-/// Stable id of a finding: rule code, the cells (order-independent) and the
-/// rule-set version, hashed with 64-bit FNV-1a (a fixed, documented function, so
-/// the same finding has the same fingerprint in every build and on every machine).
+/// Stable id of a finding: rule code, the cells (a set: order and repeats do not
+/// matter) and the rule-set version. A fixed, documented function, so the same
+/// finding has the same fingerprint in every build and on every machine: 64-bit
+/// FNV-1a over the code, then over each distinct cell's own FNV-1a hash in
+/// ascending order (hashes, not strings, are sorted: cheap for the hundreds of
+/// blank cells an incomplete note may name), then over the version; lower-case hex.
 pub fn fingerprint(code: &str, paths: &[String]) -> String {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    fn eat(h: &mut u64, bytes: &[u8]) {
+    fn eat(mut h: u64, bytes: &[u8]) -> u64 {
         for &b in bytes {
-            *h ^= u64::from(b);
-            *h = h.wrapping_mul(PRIME);
+            h ^= u64::from(b);
+            h = h.wrapping_mul(PRIME);
         }
         // A separator no path or code contains.
-        *h ^= 0xff;
-        *h = h.wrapping_mul(PRIME);
+        h ^= 0xff;
+        h.wrapping_mul(PRIME)
     }
-    let mut sorted: Vec<&str> = paths.iter().map(String::as_str).collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut h = OFFSET;
-    eat(&mut h, code.as_bytes());
-    for p in sorted {
-        eat(&mut h, p.as_bytes());
+    let mut cells: Vec<u64> = paths.iter().map(|p| eat(OFFSET, p.as_bytes())).collect();
+    cells.sort_unstable();
+    cells.dedup();
+    let mut h = eat(OFFSET, code.as_bytes());
+    for c in cells {
+        h = eat(h, &c.to_le_bytes());
     }
-    eat(&mut h, RULE_SET_VERSION.as_bytes());
-    format!("{h:016x}")
+    h = eat(h, RULE_SET_VERSION.as_bytes());
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    (0..16)
+        .map(|i| HEX[((h >> (60 - 4 * i)) & 0xf) as usize] as char)
+        .collect()
 }
 
 fn from_diagnostic(d: &Diagnostic) -> Finding {

@@ -5,9 +5,9 @@
 //!
 //! These are readings, not proofs: findings call them "likely" and say why.
 
-use super::arithmetic::{evaluate, RelState};
-use crate::format::{CellRef, REQUEST_COLUMNS, REQUEST_TOTAL_COL};
-use crate::pb::AnnualReport;
+use super::arithmetic::RelState;
+use crate::format::{relations_containing, CellRef, REQUEST_COLUMNS, REQUEST_TOTAL_COL};
+use crate::pb::{AnnualReport, FormatVersion};
 
 /// A likely explanation of failing relations.
 #[derive(Clone, Debug)]
@@ -22,7 +22,11 @@ pub struct Suspect {
 /// Upper bound on explanations examined (keeps a badly broken table cheap).
 const MAX_TRIALS: usize = 20_000;
 
-pub fn localize(report: &AnnualReport, states: &[RelState]) -> Vec<Suspect> {
+pub fn localize(
+    report: &AnnualReport,
+    version: FormatVersion,
+    states: &[RelState],
+) -> Vec<Suspect> {
     let failing: Vec<usize> = (0..states.len())
         .filter(|&i| states[i].fails() && states[i].complete())
         .collect();
@@ -31,16 +35,14 @@ pub fn localize(report: &AnnualReport, states: &[RelState]) -> Vec<Suspect> {
     }
     let mut out = Vec::new();
     let mut trials = 0usize;
-    // Relations each cell is in.
-    let touching = |cells: &[CellRef]| -> Vec<usize> {
-        (0..states.len())
-            .filter(|&i| states[i].rel.cells().any(|c| cells.contains(c)))
-            .collect()
-    };
     // Does changing `changes` make every relation touching them hold?
     let all_hold = |changes: &[(CellRef, i64)]| -> Option<Vec<usize>> {
-        let cells: Vec<CellRef> = changes.iter().map(|c| c.0).collect();
-        let touched = touching(&cells);
+        let mut touched: Vec<usize> = changes
+            .iter()
+            .flat_map(|(c, _)| relations_containing(version, c).iter().copied())
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
         let read = |c: &CellRef| -> Option<i64> {
             let base = c.get_int(report)?;
             Some(
@@ -53,8 +55,8 @@ pub fn localize(report: &AnnualReport, states: &[RelState]) -> Vec<Suspect> {
         };
         let mut explained = Vec::new();
         for &i in &touched {
-            let s = evaluate(states[i].rel, read);
-            if !s.holds() {
+            let holds = states[i].rel.residual(read) == Some(0);
+            if !holds {
                 return None;
             }
             if failing.contains(&i) {

@@ -148,9 +148,9 @@ fn relations(
             );
             f.comparisons.push(comparison(
                 d.subject.clone(),
-                d.expected_expr.clone(),
+                d.expected_expr,
                 s.lhs,
-                d.actual_expr.clone(),
+                d.actual_expr,
                 s.rhs,
             ));
             let suspects: Vec<_> = ctx
@@ -180,15 +180,14 @@ fn relations(
     // and the blank cells (the relations are named in the comparisons).
     if !incomplete.is_empty() {
         out.incomplete = true;
-        let mut blanks: Vec<String> = Vec::new();
-        for (_, s) in &incomplete {
-            for c in &s.blank {
-                let p = c.path();
-                if !blanks.contains(&p) {
-                    blanks.push(p);
-                }
-            }
-        }
+        // The blank cells, each once, in table order.
+        let mut cells: Vec<CellRef> = incomplete
+            .iter()
+            .flat_map(|(_, s)| s.blank.iter().copied())
+            .collect();
+        cells.sort_unstable();
+        cells.dedup();
+        let blanks: Vec<String> = cells.iter().map(CellRef::path).collect();
         let subjects_zh: Vec<&str> = incomplete
             .iter()
             .map(|(d, _)| d.subject_zh.as_str())
@@ -212,9 +211,9 @@ fn relations(
         for (d, s) in &incomplete {
             f.comparisons.push(comparison(
                 d.subject.clone(),
-                d.expected_expr.clone(),
+                d.expected_expr,
                 format!("{} + blanks", s.lhs),
-                d.actual_expr.clone(),
+                d.actual_expr,
                 format!("{} + blanks", s.rhs),
             ));
         }
@@ -224,10 +223,10 @@ fn relations(
 struct Describe {
     subject: String,
     subject_zh: String,
-    expected_expr: String,
-    expected_zh: String,
-    actual_expr: String,
-    actual_zh: String,
+    expected_expr: &'static str,
+    expected_zh: &'static str,
+    actual_expr: &'static str,
+    actual_zh: &'static str,
 }
 
 fn request_col(s: &RelState) -> usize {
@@ -243,10 +242,10 @@ fn a1(ctx: &Ctx<'_>, out: &mut Out) {
         Describe {
             subject: format!("column {}", col.id),
             subject_zh: format!("“{}”列", col.label),
-            expected_expr: "new_received + carried_over".into(),
-            expected_zh: "本年新收加上年结转".into(),
-            actual_expr: "results_total + carried_forward".into(),
-            actual_zh: "办理结果总计加结转下年度".into(),
+            expected_expr: "new_received + carried_over",
+            expected_zh: "本年新收加上年结转",
+            actual_expr: "results_total + carried_forward",
+            actual_zh: "办理结果总计加结转下年度",
         }
     });
 }
@@ -261,10 +260,10 @@ fn a2(ctx: &Ctx<'_>, out: &mut Out) {
         Describe {
             subject: format!("row {}", spec.id),
             subject_zh: format!("“{}”行", spec.label),
-            expected_expr: "total".into(),
-            expected_zh: "总计".into(),
-            actual_expr: "Σ six applicant columns".into(),
-            actual_zh: "六类申请人之和".into(),
+            expected_expr: "total",
+            expected_zh: "总计",
+            actual_expr: "Σ six applicant columns",
+            actual_zh: "六类申请人之和",
         }
     });
 }
@@ -275,10 +274,10 @@ fn a3(ctx: &Ctx<'_>, out: &mut Out) {
         Describe {
             subject: format!("column {}", col.id),
             subject_zh: format!("“{}”列", col.label),
-            expected_expr: "results_total".into(),
-            expected_zh: "（七）总计".into(),
-            actual_expr: "Σ result rows".into(),
-            actual_zh: "各项办理结果之和".into(),
+            expected_expr: "results_total",
+            expected_zh: "（七）总计",
+            actual_expr: "Σ result rows",
+            actual_zh: "各项办理结果之和",
         }
     });
 }
@@ -293,10 +292,10 @@ fn a5(ctx: &Ctx<'_>, out: &mut Out) {
         Describe {
             subject: format!("group {id}"),
             subject_zh: format!("“{label}”"),
-            expected_expr: "total".into(),
-            expected_zh: "总计".into(),
-            actual_expr: "upheld + corrected + other_outcome + pending".into(),
-            actual_zh: "维持、纠正、其他结果、尚未审结之和".into(),
+            expected_expr: "total",
+            expected_zh: "总计",
+            actual_expr: "upheld + corrected + other_outcome + pending",
+            actual_zh: "维持、纠正、其他结果、尚未审结之和",
         }
     });
 }

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use super::structure::{digit, stated_period, suffix};
+use super::structure::{digit, suffix};
 use crate::format::{
     all_cells, expected_version, request_row_index, CellRef, CellValue, PROACTIVE_ROWS,
     REQUEST_COLUMNS, REQUEST_TOTAL_COL,
@@ -623,7 +623,7 @@ fn x6(ctx: &Ctx<'_>, out: &mut Out) {
             w.year,
         ));
     }
-    if let Some(p) = stated_period(r) {
+    if let Some(p) = ctx.period() {
         let (a, b) = (p.start.0, p.end.0);
         if a != y || b != y {
             let named = if a == b {

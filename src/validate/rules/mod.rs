@@ -3,8 +3,8 @@
 mod arithmetic;
 mod cross_year;
 mod deadline;
-mod narrative;
-mod structure;
+pub(crate) mod narrative;
+pub(crate) mod structure;
 
 use std::sync::OnceLock;
 

@@ -7,10 +7,7 @@
 //! nothing that disagrees); it is INCOMPLETE when a stated figure meets a blank
 //! cell, or when the report has no narrative text at all.
 
-use crate::format::narrative::{
-    administrative_fee_amounts, denials, document_counts_by_row, mentions_fee_notice,
-    request_counts, Denied, RequestCount,
-};
+use crate::format::narrative::{mentions_fee_notice, statements, Denied, RequestCount, Statements};
 use crate::format::{request_row_index, CellRef, CellValue, PROACTIVE_ROWS, REQUEST_TOTAL_COL};
 use crate::pb::{AnnualReport, FormatVersion, MoneyUnit, RuleBasis, SectionId, Severity};
 use crate::validate::engine::{comparison, Ctx, Out};
@@ -83,10 +80,21 @@ pub static RULES: &[Rule] = &[
 
 // ------------------------------------------------------------------ the texts
 
-/// The narrative texts of a report that are not empty: (field path, Chinese
-/// name, text). The fee statement usually repeats part of section 六: the rules
-/// report a stated figure once, where it is first stated.
-fn texts(r: &AnnualReport) -> Vec<(&'static str, &'static str, &str)> {
+/// One narrative text of a report and what it states, read once per report
+/// (by [`Ctx::narrative`]) for every N rule.
+pub struct Prose<'a> {
+    /// Field path of the text.
+    pub field: &'static str,
+    /// Chinese name of the part of the report it is.
+    pub section_zh: &'static str,
+    pub text: &'a str,
+    pub said: Statements,
+}
+
+/// The narrative texts of a report that are not empty, each read once. The fee
+/// statement usually repeats part of section 六: the rules report a stated figure
+/// once, where it is first stated.
+pub fn read(r: &AnnualReport) -> Vec<Prose<'_>> {
     fn section(s: &Option<crate::pb::SectionText>) -> &str {
         s.as_ref().map_or("", |s| s.text.as_str())
     }
@@ -107,6 +115,12 @@ fn texts(r: &AnnualReport) -> Vec<(&'static str, &'static str, &str)> {
     ]
     .into_iter()
     .filter(|(_, _, t)| !t.trim().is_empty())
+    .map(|(field, section_zh, text)| Prose {
+        field,
+        section_zh,
+        text,
+        said: statements(text),
+    })
     .collect()
 }
 
@@ -247,14 +261,20 @@ fn readings(r: &AnnualReport, kind: RequestCount) -> Option<Vec<Reading>> {
 
 fn n1(ctx: &Ctx<'_>, out: &mut Out) {
     let r = ctx.report;
-    let texts = texts(r);
-    if texts.is_empty() {
+    let prose = ctx.narrative();
+    if prose.is_empty() {
         out.incomplete = true;
         return;
     }
     let mut seen: Vec<(RequestCount, i64)> = Vec::new();
-    for (field, section_zh, text) in texts {
-        for s in request_counts(text) {
+    for &Prose {
+        field,
+        section_zh,
+        text,
+        ref said,
+    } in prose
+    {
+        for s in &said.requests {
             if seen.contains(&(s.kind, s.value)) {
                 continue;
             }
@@ -355,14 +375,20 @@ fn n1(ctx: &Ctx<'_>, out: &mut Out) {
 
 fn n2(ctx: &Ctx<'_>, out: &mut Out) {
     let r = ctx.report;
-    let texts = texts(r);
-    if texts.is_empty() {
+    let prose = ctx.narrative();
+    if prose.is_empty() {
         out.incomplete = true;
         return;
     }
     let mut seen: Vec<Denied> = Vec::new();
-    for (field, section_zh, text) in texts {
-        for d in denials(text) {
+    for &Prose {
+        field,
+        section_zh,
+        text,
+        ref said,
+    } in prose
+    {
+        for d in &said.denials {
             if seen.contains(&d.denied) {
                 continue;
             }
@@ -468,15 +494,21 @@ fn column_zh(col: &str) -> &'static str {
 
 fn n3(ctx: &Ctx<'_>, out: &mut Out) {
     let r = ctx.report;
-    let texts = texts(r);
-    if texts.is_empty() {
+    let prose = ctx.narrative();
+    if prose.is_empty() {
         out.incomplete = true;
         return;
     }
     let version = table_version(ctx, false);
     let mut seen: Vec<(u8, &'static str, i64)> = Vec::new();
-    for (field, section_zh, text) in texts {
-        for (row, counts) in (0u8..).zip(document_counts_by_row(text)) {
+    for &Prose {
+        field,
+        section_zh,
+        text,
+        ref said,
+    } in prose
+    {
+        for (row, counts) in (0u8..).zip(&said.documents) {
             let spec = &PROACTIVE_ROWS[row as usize];
             for d in counts {
                 let clause = text.get(d.clause.0..d.clause.1).unwrap_or_default();
@@ -590,8 +622,8 @@ fn n5(ctx: &Ctx<'_>, out: &mut Out) {
         out.not_applicable = true;
         return;
     }
-    let texts = texts(r);
-    if texts.is_empty() {
+    let prose = ctx.narrative();
+    if prose.is_empty() {
         out.incomplete = true;
         return;
     }
@@ -612,8 +644,14 @@ fn n5(ctx: &Ctx<'_>, out: &mut Out) {
     };
     let path = cell.path();
     let mut seen: Vec<i64> = Vec::new();
-    for (field, section_zh, text) in texts {
-        for a in administrative_fee_amounts(text) {
+    for &Prose {
+        field,
+        section_zh,
+        text,
+        ref said,
+    } in prose
+    {
+        for a in &said.fees {
             if seen.contains(&a.fen) {
                 continue;
             }

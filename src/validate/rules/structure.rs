@@ -848,7 +848,7 @@ fn s6(ctx: &Ctx<'_>, out: &mut Out) {
 // ------------------------------------------------------------------ S7
 
 /// A statistical period stated in the text.
-pub(super) struct Period {
+pub(crate) struct Period {
     /// The field it was found in (`preamble` or `overview`).
     pub field: &'static str,
     pub start: (i32, u32, u32),
@@ -873,7 +873,7 @@ const PERIOD_OVERVIEW_BYTES: usize = 1200;
 /// The first statistical period stated in the preamble or near the start of the
 /// overview: 统计 + 期限/时限/周期/期间/区间/时间/时段/范围/起止, then a date
 /// ("YYYY年M月D日") and an end date ("[YYYY年]M月D日"), or a year ("YYYY年度").
-pub(super) fn stated_period(r: &AnnualReport) -> Option<Period> {
+pub(crate) fn stated_period(r: &AnnualReport) -> Option<Period> {
     let overview = prefix(text(&r.overview), PERIOD_OVERVIEW_BYTES);
     for (field, t) in [("preamble", r.preamble.as_str()), ("overview", overview)] {
         for (i, m) in t.match_indices("统计") {
@@ -1018,7 +1018,7 @@ fn s7(ctx: &Ctx<'_>, out: &mut Out) {
         out.incomplete = true;
         return;
     }
-    let Some(p) = stated_period(r) else {
+    let Some(p) = ctx.period() else {
         // Not stated: nothing to check.
         return;
     };
