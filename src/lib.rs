@@ -1,7 +1,9 @@
 //! nianbao: parse, validate, store and serve government information-disclosure
 //! annual reports (政府信息公开工作年度报告).
 //!
-//! The domain core ([`format`], [`parse`]) knows nothing of gRPC or storage.
+//! The domain core ([`format`], [`parse`], [`validate`], [`names`]) knows nothing
+//! of gRPC or storage. [`store`] keeps revisions in sled; [`ingest`] and
+//! [`aggregate`] join the domain to the store; [`service`] is the gRPC edge.
 
 pub mod pb {
     //! Types generated from `proto/nianbao/v1` (the entity model).
@@ -14,9 +16,12 @@ pub mod pb {
         include_bytes!(concat!(env!("OUT_DIR"), "/nianbao_descriptor.bin"));
 }
 
+pub mod aggregate;
 pub mod diagnostics;
 pub mod format;
+pub mod ingest;
 pub mod names;
 pub mod parse;
+pub mod service;
 pub mod store;
 pub mod validate;

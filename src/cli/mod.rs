@@ -8,8 +8,10 @@
 //! per-file problems to stderr, logs (tracing, `RUST_LOG`) to stderr.
 
 mod parse;
+mod registry;
 mod rules;
 mod rules_md;
+mod serve;
 mod snippet;
 mod summary;
 mod term;
@@ -48,6 +50,32 @@ enum Command {
 
     /// Print the rule catalogue (codes, severities, titles, versions).
     Rules(rules::RulesArgs),
+
+    /// Parse, validate and store report files or directories in the local store;
+    /// one line per stored report, printed once it is durable.
+    Import(registry::ImportArgs),
+
+    /// Print one stored report (latest revision, or --revision N).
+    Get(registry::GetArgs),
+
+    /// List stored reports (latest revisions), filtered.
+    List(registry::ListArgs),
+
+    /// Print every revision of one stored report, newest first.
+    History(registry::HistoryArgs),
+
+    /// Write a consistent snapshot of the store to a file (the store may be in use).
+    Backup(registry::BackupArgs),
+
+    /// Restore a backup into an empty data directory.
+    Restore(registry::RestoreArgs),
+
+    /// Check every index and pointer of the store against the stored revisions.
+    Fsck(registry::FsckArgs),
+
+    /// Run the gRPC server (nianbao.v1 ReportValidator and ReportRegistry, health,
+    /// reflection) on the local store.
+    Serve(serve::ServeArgs),
 }
 
 /// `--color`.
@@ -101,8 +129,19 @@ impl From<Status> for ExitCode {
 /// Runs the command line. Usage errors exit with status 2 from inside clap.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    match &cli.command {
+        Command::Serve(args) => init_tracing("info", args.log_format()),
+        _ => init_tracing("warn", serve::LogFormat::Text),
+    }
     let status = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Import(args) => registry::import(args),
+        Command::Get(args) => registry::get(args),
+        Command::List(args) => registry::list(args),
+        Command::History(args) => registry::history(args),
+        Command::Backup(args) => registry::backup(args),
+        Command::Restore(args) => registry::restore(args),
+        Command::Fsck(args) => registry::fsck(args),
         Command::Parse(args) => parse::run(args, cli.color),
         Command::Validate(args) => validate::run(args, cli.color),
         Command::Rules(args) => rules::run(args, cli.color),
@@ -110,15 +149,18 @@ pub fn main() -> ExitCode {
     status.into()
 }
 
-/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings and errors).
-fn init_tracing() {
+/// Logs go to stderr, filtered by `RUST_LOG` (default: `default`, i.e. warnings
+/// and errors for the one-shot commands, and one line per request for `serve`).
+fn init_tracing(default: &str, format: serve::LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        serve::LogFormat::Json => builder.json().init(),
+        serve::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
 }
 
 #[cfg(test)]

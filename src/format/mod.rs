@@ -8,6 +8,7 @@
 
 mod cells;
 pub mod narrative;
+pub mod projection;
 mod relations;
 
 pub use cells::{all_cells, request_cell, request_row, CellRef, CellValue};

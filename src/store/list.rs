@@ -208,6 +208,8 @@ pub struct ListedReport {
     pub withdrawn: bool,
     /// Submit time of the latest revision.
     pub submit_time: Option<Timestamp>,
+    /// The latest revision's numeric cells, encoded (`format::projection`).
+    pub projection: Vec<u8>,
 }
 
 impl ListedReport {
@@ -226,6 +228,7 @@ impl ListedReport {
             warnings: head.warnings,
             withdrawn: state.withdrawal.is_some(),
             submit_time: head.submit_time,
+            projection: head.projection,
         }
     }
 }
@@ -319,6 +322,23 @@ impl Store {
             Some(e) => Err(e),
             None => Ok(calls),
         }
+    }
+
+    /// Calls `f` with every report matching `filter`, in listing order, without
+    /// decoding revisions (aggregation reads [`ListedReport::projection`]). Returns
+    /// how many reports `f` saw.
+    pub fn for_each_listed(
+        &self,
+        filter: &ListFilter,
+        mut f: impl FnMut(&ListedReport) -> ControlFlow<()>,
+    ) -> Result<u64, StoreError> {
+        self.check_cursor(filter, None)?;
+        let mut calls = 0u64;
+        self.scan(filter, None, |_, listed| {
+            calls += 1;
+            f(&listed)
+        })?;
+        Ok(calls)
     }
 
     fn check_cursor<'c>(

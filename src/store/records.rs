@@ -33,6 +33,9 @@ pub(crate) struct HeadRecord {
     /// Key of the latest revision's body (its change-log sequence number).
     #[prost(uint64, tag = "9")]
     pub latest_sequence: u64,
+    /// The latest revision's numeric cells (`format::projection`), for aggregation.
+    #[prost(bytes = "vec", tag = "10")]
+    pub projection: Vec<u8>,
 }
 
 impl HeadRecord {

@@ -1,6 +1,7 @@
 //! The trees, and the writes every submission and withdrawal make in one transaction.
 //! Restore goes through the same functions, so that it derives the same state.
 
+use crate::format::projection::Projection;
 use std::time::Duration;
 
 use pbjson_types::Timestamp;
@@ -207,6 +208,7 @@ pub(crate) fn attributes_of(revision: &ReportRevision) -> HeadRecord {
         warnings: validation.map_or(0, |v| v.warnings),
         submit_time: revision.submit_time,
         latest_sequence: 0,
+        projection: report.map_or_else(Vec::new, |r| Projection::of(r).encode()),
     }
 }
 

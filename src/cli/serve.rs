@@ -1,0 +1,150 @@
+//! `nianbao serve`: the gRPC server (`nianbao::service`). Every setting is a flag
+//! with a `NIANBAO_*` environment twin; with none, it listens on 127.0.0.1:50051
+//! with its store in `./data`. SIGTERM or SIGINT drains and stops it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use nianbao::service::{serve, Config};
+
+use super::Status;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "NIANBAO_ADDR", default_value = "127.0.0.1:50051")]
+    addr: SocketAddr,
+
+    /// Directory of the sled store (created when missing).
+    #[arg(long, env = "NIANBAO_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+
+    /// Largest request message, in bytes (larger: RESOURCE_EXHAUSTED).
+    #[arg(long, env = "NIANBAO_MAX_REQUEST_BYTES", default_value_t = 4 * 1024 * 1024)]
+    max_request_bytes: usize,
+
+    /// Largest response message, in bytes.
+    #[arg(long, env = "NIANBAO_MAX_RESPONSE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    max_response_bytes: usize,
+
+    /// Page size of a list request that names none.
+    #[arg(long, env = "NIANBAO_DEFAULT_PAGE_SIZE", default_value_t = 50)]
+    default_page_size: u32,
+
+    /// Largest page size (larger requests are lowered to it).
+    #[arg(long, env = "NIANBAO_MAX_PAGE_SIZE", default_value_t = 1000)]
+    max_page_size: u32,
+
+    /// HTTP/2 streams one connection may have open at once.
+    #[arg(long, env = "NIANBAO_MAX_CONCURRENT_STREAMS", default_value_t = 256)]
+    max_concurrent_streams: u32,
+
+    /// Export and watch streams open at once, over all connections.
+    #[arg(long, env = "NIANBAO_MAX_OPEN_STREAMS", default_value_t = 256)]
+    max_open_streams: usize,
+
+    /// Deadline, in seconds, of a request that states none (`grpc-timeout` wins when shorter).
+    #[arg(long, env = "NIANBAO_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    request_timeout_secs: u64,
+
+    /// sled page cache, in MiB.
+    #[arg(long, env = "NIANBAO_CACHE_MB", default_value_t = 512)]
+    cache_mb: u64,
+
+    /// Hours a request_id is remembered for idempotent retries.
+    #[arg(long, env = "NIANBAO_IDEMPOTENCY_HOURS", default_value_t = 24)]
+    idempotency_hours: u64,
+
+    /// Change events a watcher may be behind before it waits on the log.
+    #[arg(long, env = "NIANBAO_WATCH_BUFFER", default_value_t = 256)]
+    watch_buffer: usize,
+
+    /// Log format on stderr.
+    #[arg(long, env = "NIANBAO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log collectors).
+    Json,
+}
+
+impl ServeArgs {
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
+
+    fn config(&self) -> Config {
+        Config {
+            addr: self.addr,
+            data_dir: self.data_dir.clone(),
+            max_request_bytes: self.max_request_bytes,
+            max_response_bytes: self.max_response_bytes,
+            default_page_size: self.default_page_size,
+            max_page_size: self.max_page_size,
+            max_concurrent_streams: self.max_concurrent_streams,
+            max_open_streams: self.max_open_streams,
+            request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
+            cache_bytes: self.cache_mb.saturating_mul(1024 * 1024),
+            idempotency_window: Duration::from_secs(self.idempotency_hours.saturating_mul(3600)),
+            watch_buffer: self.watch_buffer,
+        }
+    }
+}
+
+pub fn run(args: ServeArgs) -> Status {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return Status::Failure;
+        }
+    };
+    match runtime.block_on(serve(args.config(), shutdown_signal())) {
+        Ok(()) => Status::Clean,
+        Err(e) => {
+            tracing::error!(error = %e, "the server stopped");
+            eprintln!("error: {e}");
+            Status::Failure
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT received"),
+        _ = terminate => tracing::info!("SIGTERM received"),
+    }
+}

@@ -1,0 +1,248 @@
+//! The gRPC server (spec/api.md): `ReportValidator` and `ReportRegistry` of package
+//! `nianbao.v1`, `grpc.health.v1.Health`, and server reflection (v1 and v1alpha).
+//!
+//! Handlers are thin: check the request ([`input`]), call the domain or the store,
+//! map errors to statuses with rich details ([`status`]). Everything about the
+//! transport — limits, compression, deadlines, shutdown — is set up here.
+
+pub mod input;
+pub mod registry;
+pub mod status;
+pub mod validator;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tonic::codec::CompressionEncoding;
+use tonic::transport::Server;
+
+use crate::pb::report_registry_server::ReportRegistryServer;
+use crate::pb::report_validator_server::ReportValidatorServer;
+use crate::store::{Store, StoreConfig};
+use registry::Registry;
+use status::{reason, ApiError};
+use validator::Validator;
+
+/// Everything the server can be told (each a `serve` flag with a `NIANBAO_*` twin).
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Largest request message accepted; larger ones get RESOURCE_EXHAUSTED.
+    pub max_request_bytes: usize,
+    /// Largest response message sent (exports and big reports).
+    pub max_response_bytes: usize,
+    /// Page size when a list request gives none.
+    pub default_page_size: u32,
+    /// Largest page size; larger requests are lowered to it.
+    pub max_page_size: u32,
+    /// HTTP/2 streams one connection may have open at once.
+    pub max_concurrent_streams: u32,
+    /// Open `WatchReports` and `ExportReports` streams, over all connections.
+    pub max_open_streams: usize,
+    /// Deadline of a request that states none (a stated `grpc-timeout` wins when shorter).
+    pub request_timeout: Duration,
+    /// sled page cache, in bytes.
+    pub cache_bytes: u64,
+    /// How long a `request_id` is remembered for idempotent retries.
+    pub idempotency_window: Duration,
+    /// Events a watcher may be behind before its stream is refilled from the log.
+    pub watch_buffer: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            data_dir: PathBuf::from("data"),
+            max_request_bytes: 4 * 1024 * 1024,
+            max_response_bytes: 64 * 1024 * 1024,
+            default_page_size: 50,
+            max_page_size: 1000,
+            max_concurrent_streams: 256,
+            max_open_streams: 256,
+            request_timeout: Duration::from_secs(30),
+            cache_bytes: crate::store::DEFAULT_CACHE_CAPACITY,
+            idempotency_window: crate::store::DEFAULT_IDEMPOTENCY_WINDOW,
+            watch_buffer: 256,
+        }
+    }
+}
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Runs the server until `shutdown` resolves, then drains: health turns
+/// NOT_SERVING, no new requests are taken, in-flight ones finish, the store is
+/// flushed. A store that cannot be opened does not stop the server: validation is
+/// served, the registry answers UNAVAILABLE and its health says NOT_SERVING.
+pub async fn serve(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<ReportValidatorServer<Validator>>()
+        .await;
+    health
+        .set_not_serving::<ReportRegistryServer<Registry>>()
+        .await;
+
+    let store_config = StoreConfig {
+        cache_capacity: config.cache_bytes,
+        idempotency_window: config.idempotency_window,
+        ..StoreConfig::new(&config.data_dir)
+    };
+    let store = match Store::open(&store_config) {
+        Ok(store) => {
+            health.set_serving::<ReportRegistryServer<Registry>>().await;
+            tracing::info!(data_dir = %config.data_dir.display(), "store open");
+            Some(store)
+        }
+        Err(e) => {
+            tracing::error!(data_dir = %config.data_dir.display(), error = %e, "the store cannot be opened: the registry is NOT_SERVING");
+            None
+        }
+    };
+    let (drain, draining) = tokio::sync::watch::channel(false);
+    let registry = Registry::new(store.clone(), &config, draining);
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let validator = ReportValidatorServer::new(Validator)
+        .max_decoding_message_size(config.max_request_bytes)
+        .max_encoding_message_size(config.max_response_bytes)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip);
+    let registry = ReportRegistryServer::new(registry)
+        .max_decoding_message_size(config.max_request_bytes)
+        .max_encoding_message_size(config.max_response_bytes)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip);
+
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: config.addr,
+        source,
+    })?;
+    tracing::info!(addr = %local, "serving nianbao.v1");
+
+    let draining = health.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: draining in-flight requests");
+        // Open watch and export streams end; unary requests finish.
+        let _ = drain.send(true);
+        draining
+            .set_not_serving::<ReportValidatorServer<Validator>>()
+            .await;
+        draining
+            .set_not_serving::<ReportRegistryServer<Registry>>()
+            .await;
+    };
+
+    let max_request_bytes = config.max_request_bytes;
+    Server::builder()
+        .timeout(config.request_timeout)
+        .max_concurrent_streams(config.max_concurrent_streams)
+        .tcp_nodelay(true)
+        .layer(tower::util::MapResponseLayer::new(move |r| {
+            oversize_is_resource_exhausted(r, max_request_bytes)
+        }))
+        .layer(
+            // One span per RPC; a line when it ends (latency) or fails (gRPC status).
+            tower_http::trace::TraceLayer::new_for_grpc()
+                .make_span_with(rpc_span as fn(&http::Request<tonic::body::Body>) -> tracing::Span)
+                .on_request(())
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Micros),
+                )
+                .on_failure(
+                    tower_http::trace::DefaultOnFailure::new()
+                        .level(tracing::Level::WARN)
+                        .latency_unit(tower_http::LatencyUnit::Micros),
+                ),
+        )
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(validator)
+        .add_service(registry)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            signal,
+        )
+        .await?;
+
+    if let Some(store) = store {
+        match store.flush().await {
+            Ok(()) => tracing::info!("store flushed; stopped"),
+            Err(e) => tracing::error!(error = %e, "the final flush failed"),
+        }
+    }
+    Ok(())
+}
+
+/// tonic refuses an oversize request with OUT_OF_RANGE; the contract (and gRPC's
+/// own guidance) says RESOURCE_EXHAUSTED, with our details. Rewrites that status.
+fn oversize_is_resource_exhausted<B>(
+    mut response: http::Response<B>,
+    limit: usize,
+) -> http::Response<B> {
+    let Some(status) = tonic::Status::from_header_map(response.headers()) else {
+        return response;
+    };
+    if status.code() != tonic::Code::OutOfRange
+        || !status.message().contains("message length too large")
+    {
+        return response;
+    }
+    let replacement: tonic::Status = ApiError::ResourceExhausted {
+        reason: reason::REQUEST_TOO_LARGE,
+        message: format!(
+            "the request is larger than the server's limit of {limit} bytes ({}); send a smaller report, or ask the operator to raise --max-request-bytes",
+            status.message()
+        ),
+    }
+    .into();
+    let headers = response.headers_mut();
+    for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+        headers.remove(name);
+    }
+    if replacement.add_header(headers).is_err() {
+        tracing::warn!("could not rewrite an oversize-request status");
+    }
+    response
+}
+
+/// The span of one RPC: the method; the handlers add the report name.
+fn rpc_span(r: &http::Request<tonic::body::Body>) -> tracing::Span {
+    tracing::info_span!("rpc", method = %r.uri().path())
+}

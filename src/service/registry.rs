@@ -1,0 +1,572 @@
+//! `ReportRegistry`: thin handlers over [`crate::ingest`] and [`crate::store`].
+
+use std::ops::ControlFlow;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::status::{reason, ApiError};
+use super::{input, Config};
+use crate::aggregate::{self, Grouping, GroupingError};
+use crate::ingest::{self, IngestError};
+use crate::names::{AgencyId, NameError, ReportName};
+use crate::pb::report_registry_server::ReportRegistry;
+use crate::pb::{
+    AggregateReportsRequest, AggregateReportsResponse, ChangeEvent, ExportReportsRequest,
+    FormatVersion, GetReportRequest, GetReportResponse, ListReportRevisionsRequest,
+    ListReportRevisionsResponse, ListReportsRequest, ListReportsResponse, ReportFilter,
+    ReportRevision, ReportSummary, SubmitReportRequest, SubmitReportResponse, WatchReportsRequest,
+    WithdrawReportRequest, WithdrawReportResponse,
+};
+use crate::store::{ListCursor, ListFilter, ListedReport, Store, StoreError};
+
+/// Longest withdrawal reason, in characters.
+const MAX_REASON_CHARS: usize = 2000;
+/// Longest request id and etag, in bytes.
+const MAX_KEY_BYTES: usize = 128;
+/// Events read from the change log per batch of a watch.
+const WATCH_BATCH: usize = 256;
+/// Metadata key a caller may name itself with (until authentication exists).
+pub const SUBMITTER_HEADER: &str = "x-nianbao-submitter";
+
+/// The registry service.
+#[derive(Clone)]
+pub struct Registry {
+    store: Option<Store>,
+    default_page_size: u32,
+    max_page_size: u32,
+    watch_buffer: usize,
+    /// Open export and watch streams.
+    streams: Arc<Semaphore>,
+    max_streams: usize,
+    /// Turns true when the server starts draining: open streams end.
+    draining: watch::Receiver<bool>,
+}
+
+impl Registry {
+    pub fn new(store: Option<Store>, config: &Config, draining: watch::Receiver<bool>) -> Registry {
+        Registry {
+            store,
+            default_page_size: config.default_page_size.max(1),
+            max_page_size: config.max_page_size.max(1),
+            watch_buffer: config.watch_buffer.max(1),
+            streams: Arc::new(Semaphore::new(config.max_open_streams)),
+            max_streams: config.max_open_streams,
+            draining,
+        }
+    }
+
+    fn store(&self) -> Result<&Store, ApiError> {
+        self.store.as_ref().ok_or_else(|| ApiError::Unavailable {
+            reason: reason::STORE_UNAVAILABLE,
+            message: "the registry's store could not be opened (see the server log); the validator still serves".into(),
+        })
+    }
+
+    fn stream_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        self.streams
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ApiError::ResourceExhausted {
+                reason: reason::TOO_MANY_STREAMS,
+                message: format!(
+                    "the server has {} export/watch streams open, its limit; retry later",
+                    self.max_streams
+                ),
+            })
+    }
+
+    fn page_size(&self, asked: i32) -> usize {
+        let n = if asked <= 0 {
+            self.default_page_size
+        } else {
+            (asked as u32).min(self.max_page_size)
+        };
+        n as usize
+    }
+}
+
+/// Who submits: the caller's declared name (`x-nianbao-submitter`), else its address.
+fn submitter<T>(request: &Request<T>) -> String {
+    let declared = request
+        .metadata()
+        .get(SUBMITTER_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.len() <= 256);
+    match (declared, request.remote_addr()) {
+        (Some(name), _) => name.to_string(),
+        (None, Some(addr)) => format!("peer:{}", addr.ip()),
+        (None, None) => "unknown".to_string(),
+    }
+}
+
+fn name_field(field: &str, name: &str) -> Result<ReportName, ApiError> {
+    if name.is_empty() {
+        return Err(ApiError::field(
+            field,
+            "required: agencies/{agency}/reports/{year}",
+        ));
+    }
+    name.parse()
+        .map_err(|e: NameError| ApiError::field(field, e.to_string()))
+}
+
+/// An optional key (request id, etag): printable ASCII, at most [`MAX_KEY_BYTES`].
+fn key_field(field: &str, value: String) -> Result<Option<String>, ApiError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if value.len() > MAX_KEY_BYTES || !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err(ApiError::field(
+            field,
+            format!("at most {MAX_KEY_BYTES} printable ASCII characters"),
+        ));
+    }
+    Ok(Some(value))
+}
+
+/// A request's filter as the store's.
+pub(super) fn filter(f: Option<ReportFilter>) -> Result<ListFilter, ApiError> {
+    let f = f.unwrap_or_default();
+    let mut bad = Vec::new();
+    let division_prefix = (!f.division_prefix.is_empty()).then_some(f.division_prefix);
+    if let Some(p) = &division_prefix {
+        if p.len() > 6 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            bad.push((
+                "filter.division_prefix".to_string(),
+                format!("1 to 6 digits of an administrative division code (32, 3206, 320602), not {p:?}"),
+            ));
+        }
+    }
+    let agency = if f.agency_id.is_empty() {
+        None
+    } else {
+        match AgencyId::parse(&f.agency_id) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                bad.push(("filter.agency_id".to_string(), e.to_string()));
+                None
+            }
+        }
+    };
+    let format_version = match FormatVersion::try_from(f.format_version) {
+        Ok(FormatVersion::Unspecified) => None,
+        Ok(v) => Some(v as i32),
+        Err(_) => {
+            bad.push((
+                "filter.format_version".to_string(),
+                format!("{} is not a FormatVersion", f.format_version),
+            ));
+            None
+        }
+    };
+    if f.year < 0 {
+        bad.push((
+            "filter.year".to_string(),
+            "a year is positive (0: any)".into(),
+        ));
+    }
+    if !bad.is_empty() {
+        return Err(ApiError::InvalidArgument(bad));
+    }
+    Ok(ListFilter {
+        year: (f.year > 0).then_some(f.year),
+        division_prefix,
+        agency,
+        format_version,
+        has_errors: f.has_errors,
+        include_withdrawn: f.include_withdrawn,
+    })
+}
+
+/// Store errors as the caller should see them.
+pub(super) fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound { name } => ApiError::NotFound {
+            reason: reason::REPORT_NOT_FOUND,
+            what: "report",
+            name,
+        },
+        StoreError::RevisionNotFound {
+            name,
+            revision,
+            latest,
+        } => ApiError::NotFound {
+            reason: reason::REVISION_NOT_FOUND,
+            what: "revision",
+            name: format!("{name} revision {revision} (latest: {latest})"),
+        },
+        e @ StoreError::EtagMismatch { .. } => {
+            let subject = match &e {
+                StoreError::EtagMismatch { name, .. } => name.clone(),
+                _ => String::new(),
+            };
+            ApiError::FailedPrecondition {
+                reason: reason::ETAG_MISMATCH,
+                subject,
+                message: e.to_string(),
+                violation_type: "ETAG",
+            }
+        }
+        e @ StoreError::AlreadyWithdrawn { .. } => {
+            let subject = match &e {
+                StoreError::AlreadyWithdrawn { name, .. } => name.clone(),
+                _ => String::new(),
+            };
+            ApiError::FailedPrecondition {
+                reason: reason::ALREADY_WITHDRAWN,
+                subject,
+                message: e.to_string(),
+                violation_type: "STATE",
+            }
+        }
+        e @ StoreError::IdempotencyMismatch { .. } => ApiError::AlreadyExists {
+            reason: reason::REQUEST_ID_REUSED,
+            message: e.to_string(),
+        },
+        StoreError::InvalidCursor(detail) => ApiError::field(
+            "page_token",
+            format!("{detail}; list again from the start without a token"),
+        ),
+        StoreError::InvalidArgument(detail) => ApiError::field("filter", detail),
+        e @ (StoreError::Locked { .. }
+        | StoreError::NewerSchema { .. }
+        | StoreError::Incompatible { .. }) => ApiError::Unavailable {
+            reason: reason::STORE_UNAVAILABLE,
+            message: e.to_string(),
+        },
+        e => ApiError::Internal {
+            reason: reason::STORE_FAILURE,
+            message: e.to_string(),
+        },
+    }
+}
+
+fn ingest_error(e: IngestError) -> ApiError {
+    match e {
+        IngestError::Agency(NameError::NoAgency) => ApiError::field(
+            "agency_id",
+            "the report names no agency: give agency_id, or a report whose agency name (or 统一社会信用代码) can be read",
+        ),
+        IngestError::Agency(e) => ApiError::field("agency_id", e.to_string()),
+        IngestError::Year(detail) => ApiError::field("report.year", detail),
+        e @ IngestError::Rejected(_) => ApiError::FailedPrecondition {
+            reason: reason::REJECTED_ON_ERROR,
+            subject: "report".into(),
+            message: format!("{e}; validate it with ValidateReport to see the findings"),
+            violation_type: "VALIDATION",
+        },
+        IngestError::Store(e) => store_error(e),
+        e @ IngestError::Worker(_) => ApiError::Internal {
+            reason: reason::INTERNAL,
+            message: e.to_string(),
+        },
+    }
+}
+
+/// A listed report as the API shows it.
+pub fn summary(l: ListedReport) -> ReportSummary {
+    ReportSummary {
+        name: l.name.to_string(),
+        agency_id: l.name.agency.to_string(),
+        agency_name: l.agency_name,
+        year: l.name.year,
+        division_code: l.division_code.unwrap_or_default(),
+        format_version: l.format_version,
+        latest_revision: l.latest_revision,
+        etag: l.etag,
+        has_errors: l.has_errors,
+        errors: l.errors,
+        warnings: l.warnings,
+        withdrawn: l.withdrawn,
+    }
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl ReportRegistry for Registry {
+    #[tracing::instrument(name = "SubmitReport", skip_all, fields(name, revision, replayed))]
+    async fn submit_report(
+        &self,
+        request: Request<SubmitReportRequest>,
+    ) -> Result<Response<SubmitReportResponse>, Status> {
+        let store = self.store()?.clone();
+        let submitter = submitter(&request);
+        let r = request.into_inner();
+        let source = input::from_submit(r.input)?;
+        let request_id = key_field("request_id", r.request_id)?;
+        let expected_etag = key_field("etag", r.etag)?;
+        let agency = (!r.agency_id.is_empty()).then_some(r.agency_id);
+        if let Some(a) = &agency {
+            AgencyId::parse(a).map_err(|e| ApiError::field("agency_id", e.to_string()))?;
+        }
+        let outcome = ingest::submit(
+            &store,
+            ingest::Request {
+                source,
+                agency,
+                submitter,
+                request_id,
+                expected_etag,
+                reject_on_error: r.reject_on_error,
+            },
+        )
+        .await
+        .map_err(ingest_error)?;
+        let span = tracing::Span::current();
+        span.record("name", outcome.revision.name.as_str());
+        span.record("revision", outcome.revision.revision);
+        span.record("replayed", outcome.replayed);
+        let name: ReportName =
+            outcome
+                .revision
+                .name
+                .parse()
+                .map_err(|e: NameError| ApiError::Internal {
+                    reason: reason::STORE_FAILURE,
+                    message: format!("stored an unreadable name: {e}"),
+                })?;
+        let state = store.state(&name).map_err(store_error)?;
+        Ok(Response::new(SubmitReportResponse {
+            revision: Some(outcome.revision),
+            state,
+            replayed: outcome.replayed,
+        }))
+    }
+
+    #[tracing::instrument(name = "GetReport", skip_all, fields(name))]
+    async fn get_report(
+        &self,
+        request: Request<GetReportRequest>,
+    ) -> Result<Response<GetReportResponse>, Status> {
+        let store = self.store()?;
+        let r = request.into_inner();
+        tracing::Span::current().record("name", r.name.as_str());
+        let name = name_field("name", &r.name)?;
+        let revision = (r.revision > 0).then_some(r.revision);
+        let (revision, state) = store.get(&name, revision).map_err(store_error)?;
+        Ok(Response::new(GetReportResponse {
+            revision: Some(revision),
+            state: Some(state),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListReports", skip_all)]
+    async fn list_reports(
+        &self,
+        request: Request<ListReportsRequest>,
+    ) -> Result<Response<ListReportsResponse>, Status> {
+        let store = self.store()?;
+        let r = request.into_inner();
+        let filter = filter(r.filter)?;
+        let limit = self.page_size(r.page_size);
+        let cursor = if r.page_token.is_empty() {
+            None
+        } else {
+            Some(ListCursor::from_token(&r.page_token).map_err(store_error)?)
+        };
+        let page = store
+            .list(&filter, cursor.as_ref(), limit)
+            .map_err(store_error)?;
+        Ok(Response::new(ListReportsResponse {
+            reports: page.items.into_iter().map(summary).collect(),
+            next_page_token: page.next.map(|c| c.to_token()).unwrap_or_default(),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListReportRevisions", skip_all, fields(name))]
+    async fn list_report_revisions(
+        &self,
+        request: Request<ListReportRevisionsRequest>,
+    ) -> Result<Response<ListReportRevisionsResponse>, Status> {
+        let store = self.store()?;
+        let r = request.into_inner();
+        tracing::Span::current().record("name", r.name.as_str());
+        let name = name_field("name", &r.name)?;
+        let revisions = store.revisions(&name).map_err(store_error)?;
+        let state = store.state(&name).map_err(store_error)?;
+        Ok(Response::new(ListReportRevisionsResponse {
+            revisions,
+            state,
+        }))
+    }
+
+    #[tracing::instrument(name = "WithdrawReport", skip_all, fields(name))]
+    async fn withdraw_report(
+        &self,
+        request: Request<WithdrawReportRequest>,
+    ) -> Result<Response<WithdrawReportResponse>, Status> {
+        let store = self.store()?;
+        let by = submitter(&request);
+        let r = request.into_inner();
+        tracing::Span::current().record("name", r.name.as_str());
+        let mut bad = Vec::new();
+        let name = name_field("name", &r.name).map_err(|e| match e {
+            ApiError::InvalidArgument(v) => v,
+            _ => Vec::new(),
+        });
+        let reason_text = r.reason.trim();
+        if reason_text.is_empty() {
+            bad.push((
+                "reason".to_string(),
+                "required: why the report is withdrawn".to_string(),
+            ));
+        } else if reason_text.chars().count() > MAX_REASON_CHARS {
+            bad.push((
+                "reason".to_string(),
+                format!("at most {MAX_REASON_CHARS} characters"),
+            ));
+        }
+        let etag = key_field("etag", r.etag);
+        let request_id = key_field("request_id", r.request_id);
+        for e in [etag.as_ref().err(), request_id.as_ref().err()]
+            .into_iter()
+            .flatten()
+        {
+            if let ApiError::InvalidArgument(v) = e {
+                bad.extend(v.iter().cloned());
+            }
+        }
+        let name = match name {
+            Ok(n) => n,
+            Err(v) => {
+                bad.extend(v);
+                return Err(ApiError::InvalidArgument(bad).into());
+            }
+        };
+        if !bad.is_empty() {
+            return Err(ApiError::InvalidArgument(bad).into());
+        }
+        let (etag, request_id) = (etag?, request_id?);
+        let outcome = store
+            .withdraw(
+                &name,
+                reason_text,
+                &by,
+                etag.as_deref(),
+                request_id.as_deref(),
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(Response::new(WithdrawReportResponse {
+            state: Some(outcome.state),
+        }))
+    }
+
+    #[tracing::instrument(name = "AggregateReports", skip_all)]
+    async fn aggregate_reports(
+        &self,
+        request: Request<AggregateReportsRequest>,
+    ) -> Result<Response<AggregateReportsResponse>, Status> {
+        let store = self.store()?.clone();
+        let r = request.into_inner();
+        let grouping =
+            Grouping::from_request(r.group_by, r.division_prefix_length).map_err(|e| match e {
+                GroupingError::PrefixLength(_) => {
+                    ApiError::field("division_prefix_length", e.to_string())
+                }
+                GroupingError::Unknown(_) => ApiError::field("group_by", e.to_string()),
+            })?;
+        let filter = filter(r.filter)?;
+        let response = super::validator::blocking(move || {
+            aggregate::aggregate(&store, &filter, grouping).map_err(store_error)
+        })
+        .await??;
+        Ok(Response::new(response))
+    }
+
+    type ExportReportsStream = BoxStream<ReportRevision>;
+
+    #[tracing::instrument(name = "ExportReports", skip_all)]
+    async fn export_reports(
+        &self,
+        request: Request<ExportReportsRequest>,
+    ) -> Result<Response<Self::ExportReportsStream>, Status> {
+        let store = self.store()?.clone();
+        let filter = filter(request.into_inner().filter)?;
+        let permit = self.stream_permit()?;
+        let (tx, rx) = mpsc::channel(16);
+        let mut draining = self.draining.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let result = store.for_each_latest(&filter, |revision| {
+                if *draining.borrow_and_update() {
+                    let _ = tx.blocking_send(Err(shutting_down()));
+                    return ControlFlow::Break(());
+                }
+                match tx.blocking_send(Ok(revision)) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    // The caller went away.
+                    Err(_) => ControlFlow::Break(()),
+                }
+            });
+            if let Err(e) = result {
+                let _ = tx.blocking_send(Err(store_error(e).into()));
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    type WatchReportsStream = BoxStream<ChangeEvent>;
+
+    #[tracing::instrument(name = "WatchReports", skip_all, fields(after))]
+    async fn watch_reports(
+        &self,
+        request: Request<WatchReportsRequest>,
+    ) -> Result<Response<Self::WatchReportsStream>, Status> {
+        let store = self.store()?.clone();
+        let mut after = request.into_inner().after_sequence;
+        tracing::Span::current().record("after", after);
+        let permit = self.stream_permit()?;
+        // A bounded channel: a slow watcher holds at most `watch_buffer` events; the
+        // rest stay in the change log until it catches up.
+        let (tx, rx) = mpsc::channel(self.watch_buffer);
+        let mut draining = self.draining.clone();
+        let mut committed = store.subscribe();
+        tokio::spawn(async move {
+            let _permit = permit;
+            loop {
+                if *draining.borrow() {
+                    let _ = tx.send(Err(shutting_down())).await;
+                    return;
+                }
+                let batch = match store.changes(after, WATCH_BATCH) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let _ = tx.send(Err(store_error(e).into())).await;
+                        return;
+                    }
+                };
+                if batch.is_empty() {
+                    tokio::select! {
+                        changed = committed.changed() => if changed.is_err() { return },
+                        _ = draining.changed() => {},
+                        _ = tx.closed() => return,
+                    }
+                    continue;
+                }
+                for event in batch {
+                    after = event.sequence;
+                    if tx.send(Ok(event)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+fn shutting_down() -> Status {
+    ApiError::Unavailable {
+        reason: reason::SHUTTING_DOWN,
+        message: "the server is shutting down; reconnect and resume from the last sequence number received".into(),
+    }
+    .into()
+}

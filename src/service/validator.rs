@@ -1,0 +1,104 @@
+//! `ReportValidator`: parsing and validation without storage. Thin: check the
+//! request, run the domain on a blocking thread (parsing a large text is CPU
+//! work), answer.
+
+use tonic::{Request, Response, Status};
+
+use super::input;
+use super::status::ApiError;
+use crate::pb::report_validator_server::ReportValidator;
+use crate::pb::{
+    FormatVersion, ListRulesRequest, ListRulesResponse, ParseReportRequest, ParseReportResponse,
+    ValidateReportRequest, ValidateReportResponse,
+};
+use crate::validate::{catalogue, validate, Input as RuleInput, Options, RULE_SET_VERSION};
+
+/// The stateless validator.
+#[derive(Clone, Debug, Default)]
+pub struct Validator;
+
+#[tonic::async_trait]
+impl ReportValidator for Validator {
+    #[tracing::instrument(name = "ParseReport", skip_all, fields(bytes))]
+    async fn parse_report(
+        &self,
+        request: Request<ParseReportRequest>,
+    ) -> Result<Response<ParseReportResponse>, Status> {
+        let text = request
+            .into_inner()
+            .text
+            .ok_or_else(|| ApiError::field("text", "required: the published report's bytes"))?;
+        tracing::Span::current().record("bytes", text.content.len());
+        let source = input::text(text, "text")?;
+        let result = blocking(move || source.parse()).await?;
+        Ok(Response::new(ParseReportResponse {
+            result: Some(result),
+        }))
+    }
+
+    #[tracing::instrument(name = "ValidateReport", skip_all)]
+    async fn validate_report(
+        &self,
+        request: Request<ValidateReportRequest>,
+    ) -> Result<Response<ValidateReportResponse>, Status> {
+        let request = request.into_inner();
+        let source = input::from_validate(request.input)?;
+        let previous = request.previous;
+        let response = blocking(move || {
+            let parsed = source.parse();
+            let report = parsed.report.clone().unwrap_or_default();
+            let rule_input = RuleInput {
+                report: &report,
+                previous: previous.as_ref(),
+                locations: &parsed.cell_locations,
+                diagnostics: &parsed.diagnostics,
+            };
+            let result = validate(&rule_input, &Options::default());
+            ValidateReportResponse {
+                result: Some(result),
+                report: Some(report),
+            }
+        })
+        .await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(name = "ListRules", skip_all)]
+    async fn list_rules(
+        &self,
+        request: Request<ListRulesRequest>,
+    ) -> Result<Response<ListRulesResponse>, Status> {
+        let version = request.into_inner().format_version;
+        let version = FormatVersion::try_from(version).map_err(|_| {
+            ApiError::field(
+                "format_version",
+                format!("{version} is not a FormatVersion"),
+            )
+        })?;
+        let rules = catalogue()
+            .iter()
+            .filter(|r| {
+                version == FormatVersion::Unspecified
+                    || r.versions.is_empty()
+                    || r.versions.contains(&version)
+            })
+            .map(|r| r.to_proto())
+            .collect();
+        Ok(Response::new(ListRulesResponse {
+            rules,
+            rule_set_version: RULE_SET_VERSION.to_string(),
+        }))
+    }
+}
+
+/// Runs CPU-bound domain work off the async threads.
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal {
+            reason: super::status::reason::INTERNAL,
+            message: format!("the worker failed: {e}"),
+        })
+}
