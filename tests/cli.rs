@@ -760,3 +760,209 @@ fn rules_text_and_markdown_list_every_rule() {
             .contains(&format!("### {} · ", rule.code)));
     }
 }
+
+// === the registry commands ===
+
+#[test]
+fn import_list_get_history_on_a_local_store() {
+    let dir = scratch_dir("registry_commands");
+    let data = utf8(dir.join("data"));
+    let files = [
+        "003_pingtan_2021.txt",
+        "004_pingtan_2022.txt",
+        "000_2b6e7661ff84f527.txt",
+    ];
+    let paths: Vec<String> = files
+        .iter()
+        .map(|f| utf8(Path::new(CORPUS).join(f)))
+        .collect();
+    let mut args = vec!["import", "--data-dir", &data, "--agency", "pingtan"];
+    args.extend(paths[..2].iter().map(String::as_str));
+    let run = nianbao(&args, None);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    // One line per stored report, oldest year first.
+    let lines: Vec<String> = run.stdout().lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 2, "{}", run.describe());
+    assert!(
+        lines[0].starts_with("stored agencies/pingtan/reports/2021 revision 1 ("),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with("stored agencies/pingtan/reports/2022 revision 1 ("),
+        "{lines:?}"
+    );
+
+    // No --agency: the id derived from the agency's name; the same report again is revision 2.
+    for expected in ["revision 1", "revision 2"] {
+        let run = nianbao(&["import", "--data-dir", &data, &paths[2]], None);
+        assert_eq!(run.code(), 0, "{}", run.describe());
+        let out = run.stdout();
+        assert!(
+            out.starts_with("stored agencies/name-") && out.contains(expected),
+            "{out}"
+        );
+    }
+
+    let run = nianbao(&["list", "--data-dir", &data, "--format", "json"], None);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let listed = run.json();
+    let names: Vec<&str> = listed
+        .as_array()
+        .expect("an array of ReportSummary")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.contains(&"agencies/pingtan/reports/2022"));
+    let run = nianbao(&["list", "--data-dir", &data, "--year", "2021"], None);
+    assert_eq!(run.stdout().lines().count(), 1, "{}", run.describe());
+
+    let run = nianbao(
+        &[
+            "get",
+            "--data-dir",
+            &data,
+            "--format",
+            "json",
+            "agencies/pingtan/reports/2022",
+        ],
+        None,
+    );
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let got: nianbao::pb::GetReportResponse =
+        serde_json::from_value(run.json()).expect("the JSON of a GetReportResponse");
+    let revision = got.revision.expect("a revision");
+    assert_eq!(revision.report.map(|r| r.year), Some(2022));
+    // Checked against the stored 2021 report: X1 ran.
+    let x1 = revision
+        .validation
+        .and_then(|v| v.rules.into_iter().find(|r| r.code == "X1"))
+        .map(|r| r.outcome);
+    assert_eq!(x1, Some(nianbao::pb::RuleOutcome::Passed as i32));
+
+    let name = names
+        .iter()
+        .find(|n| n.starts_with("agencies/name-"))
+        .expect("the derived name")
+        .to_string();
+    let run = nianbao(
+        &["history", "--data-dir", &data, "--format", "json", &name],
+        None,
+    );
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let history: nianbao::pb::ListReportRevisionsResponse =
+        serde_json::from_value(run.json()).expect("the JSON of ListReportRevisionsResponse");
+    let numbers: Vec<u32> = history.revisions.iter().map(|r| r.revision).collect();
+    assert_eq!(numbers, [2, 1], "newest first");
+
+    let run = nianbao(
+        &["get", "--data-dir", &data, "agencies/pingtan/reports/1999"],
+        None,
+    );
+    assert_eq!(run.code(), 2, "{}", run.describe());
+    let run = nianbao(
+        &["get", "--data-dir", &data, "agencies/pingtan/reports/2030"],
+        None,
+    );
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("does not exist"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn import_lists_what_it_cannot_store_and_goes_on() {
+    let dir = scratch_dir("import_skips");
+    let data = utf8(dir.join("data"));
+    let junk = dir.join("notes.txt");
+    std::fs::write(&junk, "会议纪要，无年度报告内容。").unwrap();
+    let run = nianbao(
+        &[
+            "import",
+            "--data-dir",
+            &data,
+            &utf8(junk),
+            &utf8(Path::new(CORPUS).join("000_2b6e7661ff84f527.txt")),
+        ],
+        None,
+    );
+    assert_eq!(run.code(), 1, "{}", run.describe());
+    assert!(
+        run.stderr().contains("skipped") && run.stderr().contains("notes.txt"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(run.stdout().lines().count(), 1, "{}", run.describe());
+}
+
+#[test]
+fn backup_restore_and_fsck() {
+    let dir = scratch_dir("backup_restore");
+    let data = utf8(dir.join("data"));
+    let backup = utf8(dir.join("store.backup"));
+    let restored = utf8(dir.join("restored"));
+    let run = nianbao(
+        &[
+            "import",
+            "--data-dir",
+            &data,
+            &utf8(Path::new(CORPUS).join("002_pingtan_2020.txt")),
+            &utf8(Path::new(CORPUS).join("016_shanghai_kewei_2024.txt")),
+        ],
+        None,
+    );
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let run = nianbao(&["fsck", "--data-dir", &data], None);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert!(run.stdout().contains("0 problem(s)"), "{}", run.describe());
+
+    let run = nianbao(&["backup", "--data-dir", &data, &backup], None);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    // An existing file is not overwritten.
+    let run = nianbao(&["backup", "--data-dir", &data, &backup], None);
+    assert_eq!(run.code(), 2, "{}", run.describe());
+
+    let run = nianbao(&["restore", "--data-dir", &restored, &backup], None);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let list = |d: &str| nianbao(&["list", "--data-dir", d, "--format", "json"], None).json();
+    assert_eq!(list(&data), list(&restored));
+    // Only into an empty store.
+    let run = nianbao(&["restore", "--data-dir", &restored, &backup], None);
+    assert_eq!(run.code(), 2, "{}", run.describe());
+    assert!(run.stderr().contains("not empty"), "{}", run.describe());
+}
+
+#[test]
+fn a_store_in_use_by_a_server_is_refused_with_a_clear_message() {
+    let dir = scratch_dir("store_in_use");
+    let data = utf8(dir.join("data"));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let mut server = Command::new(BIN)
+        .args(["serve", "--addr", &addr, "--data-dir", &data])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cannot start nianbao serve");
+    // Wait until the server has the store open (its lock file exists and it listens).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let run = nianbao(&["list", "--data-dir", &data], None);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(run.code(), 2, "{}", run.describe());
+    assert!(
+        run.stderr().contains("in use by another process"),
+        "{}",
+        run.describe()
+    );
+}

@@ -85,11 +85,27 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
 }
 
-/// Runs the server until `shutdown` resolves, then drains: health turns
-/// NOT_SERVING, no new requests are taken, in-flight ones finish, the store is
-/// flushed. A store that cannot be opened does not stop the server: validation is
-/// served, the registry answers UNAVAILABLE and its health says NOT_SERVING.
+/// Binds `config.addr` and runs the server until `shutdown` resolves (see [`serve_on`]).
 pub async fn serve(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    serve_on(listener, config, shutdown).await
+}
+
+/// Runs the server on `listener` until `shutdown` resolves, then drains: health
+/// turns NOT_SERVING, open streams end, no new requests are taken, in-flight ones
+/// finish, the store is flushed. A store that cannot be opened does not stop the
+/// server: validation is served, the registry answers UNAVAILABLE and its health
+/// says NOT_SERVING.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
@@ -140,12 +156,6 @@ pub async fn serve(
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip);
 
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.addr,
-            source,
-        })?;
     let local = listener.local_addr().map_err(|source| ServeError::Bind {
         addr: config.addr,
         source,

@@ -1,0 +1,446 @@
+//! The gRPC server in-process, driven by the generated tonic clients: the
+//! registry's behaviour over the wire (names, etags, idempotency, limits, health
+//! when the store cannot open, draining on shutdown). The independent Python
+//! client in `tests/interop/` covers the same contract from another stack.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use nianbao::pb::report_registry_client::ReportRegistryClient;
+use nianbao::pb::report_validator_client::ReportValidatorClient;
+use nianbao::pb::{
+    submit_report_request, AggregateReportsRequest, GetReportRequest, GroupBy, ListReportsRequest,
+    ParseReportRequest, PublishedText, ReportFilter, RuleOutcome, SubmitReportRequest,
+    WatchReportsRequest, WithdrawReportRequest,
+};
+use nianbao::service::{serve_on, Config};
+
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
+
+fn corpus(name: &str) -> Vec<u8> {
+    let path = Path::new(CORPUS).join(name);
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("the shared corpus is missing {}: {e}", path.display()))
+}
+
+/// A running server and a way to stop it.
+struct Server {
+    addr: String,
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<Result<(), nianbao::service::ServeError>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start(configure: impl FnOnce(&mut Config, &Path)) -> Server {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut config = Config {
+            data_dir: dir.path().join("data"),
+            ..Config::default()
+        };
+        configure(&mut config, dir.path());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let addr = format!("http://{}", listener.local_addr().expect("its address"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let done = tokio::spawn(serve_on(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Server {
+            addr,
+            stop: Some(stop),
+            done,
+            _dir: dir,
+        }
+    }
+
+    async fn channel(&self) -> Channel {
+        for _ in 0..100 {
+            if let Ok(c) = Channel::from_shared(self.addr.clone())
+                .expect("a valid URI")
+                .connect()
+                .await
+            {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the server at {} did not come up", self.addr);
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let result = tokio::time::timeout(Duration::from_secs(10), self.done)
+            .await
+            .expect("the server drains within 10 s");
+        result
+            .expect("the server task")
+            .expect("the server stops cleanly");
+    }
+}
+
+fn text(name: &str) -> Option<submit_report_request::Input> {
+    Some(submit_report_request::Input::Text(PublishedText {
+        content: corpus(name),
+        label: name.to_string(),
+        ..Default::default()
+    }))
+}
+
+fn reason(status: &tonic::Status) -> String {
+    status
+        .get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_get_list_withdraw_with_etags_and_retries() {
+    let server = Server::start(|_, _| {}).await;
+    let mut registry = ReportRegistryClient::new(server.channel().await);
+
+    // Two consecutive years of one agency: the later one is checked against the
+    // stored earlier one (X1 runs instead of being not applicable).
+    for (year_file, agency) in [
+        ("003_pingtan_2021.txt", "pingtan"),
+        ("004_pingtan_2022.txt", "pingtan"),
+    ] {
+        let r = registry
+            .submit_report(SubmitReportRequest {
+                input: text(year_file),
+                agency_id: agency.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("submitted")
+            .into_inner();
+        assert_eq!(r.revision.as_ref().map(|r| r.revision), Some(1));
+    }
+    let got = registry
+        .get_report(GetReportRequest {
+            name: "agencies/pingtan/reports/2022".into(),
+            revision: 0,
+        })
+        .await
+        .expect("found")
+        .into_inner();
+    let revision = got.revision.expect("a revision");
+    let x1 = revision
+        .validation
+        .as_ref()
+        .and_then(|v| v.rules.iter().find(|r| r.code == "X1"))
+        .map(|r| r.outcome);
+    assert_eq!(
+        x1,
+        Some(RuleOutcome::Passed as i32),
+        "X1 ran against the stored 2021 report"
+    );
+    let etag = got.state.expect("a state").etag;
+
+    // A stale etag: FAILED_PRECONDITION with PreconditionFailure, nothing stored.
+    let stale = registry
+        .submit_report(SubmitReportRequest {
+            input: text("004_pingtan_2022.txt"),
+            agency_id: "pingtan".into(),
+            etag: "\"stale\"".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("a stale etag is refused");
+    assert_eq!(stale.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&stale), "ETAG_MISMATCH");
+    assert!(stale.get_error_details().precondition_failure().is_some());
+
+    // The current etag and a request id: revision 2; the retry replays it.
+    let submit = SubmitReportRequest {
+        input: text("004_pingtan_2022.txt"),
+        agency_id: "pingtan".into(),
+        etag: etag.clone(),
+        request_id: "retry-1".into(),
+        ..Default::default()
+    };
+    let first = registry
+        .submit_report(submit.clone())
+        .await
+        .expect("stored")
+        .into_inner();
+    let again = registry
+        .submit_report(submit)
+        .await
+        .expect("replayed")
+        .into_inner();
+    assert_eq!(first.revision.as_ref().map(|r| r.revision), Some(2));
+    assert!(!first.replayed && again.replayed);
+    assert_eq!(first.revision, again.revision);
+    // The same request id for another input is refused.
+    let reused = registry
+        .submit_report(SubmitReportRequest {
+            input: text("003_pingtan_2021.txt"),
+            agency_id: "pingtan".into(),
+            request_id: "retry-1".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("a reused request id is refused");
+    assert_eq!(reused.code(), Code::AlreadyExists);
+    assert_eq!(reason(&reused), "REQUEST_ID_REUSED");
+
+    // Withdraw: a reason is required; then the listing leaves the report out.
+    let no_reason = registry
+        .withdraw_report(WithdrawReportRequest {
+            name: "agencies/pingtan/reports/2021".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("a reason is required");
+    assert_eq!(no_reason.code(), Code::InvalidArgument);
+    let fields: Vec<String> = no_reason
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, ["reason"]);
+    let withdrawn = registry
+        .withdraw_report(WithdrawReportRequest {
+            name: "agencies/pingtan/reports/2021".into(),
+            reason: "published in error".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("withdrawn")
+        .into_inner();
+    assert!(withdrawn.state.and_then(|s| s.withdrawal).is_some());
+    let listed = registry
+        .list_reports(ListReportsRequest::default())
+        .await
+        .expect("listed")
+        .into_inner();
+    let names: Vec<&str> = listed.reports.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["agencies/pingtan/reports/2022"]);
+
+    // A missing report: NOT_FOUND with its reason; a malformed name: a field violation.
+    let missing = registry
+        .get_report(GetReportRequest {
+            name: "agencies/pingtan/reports/2030".into(),
+            revision: 0,
+        })
+        .await
+        .expect_err("missing");
+    assert_eq!(
+        (missing.code(), reason(&missing).as_str()),
+        (Code::NotFound, "REPORT_NOT_FOUND")
+    );
+    let bad = registry
+        .get_report(GetReportRequest {
+            name: "reports/2023".into(),
+            revision: 0,
+        })
+        .await
+        .expect_err("malformed");
+    assert_eq!(bad.code(), Code::InvalidArgument);
+
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_are_capped_and_aggregates_count_what_was_stored() {
+    let server = Server::start(|c, _| c.max_page_size = 2).await;
+    let mut registry = ReportRegistryClient::new(server.channel().await);
+    let files = [
+        "000_2b6e7661ff84f527.txt",
+        "002_pingtan_2020.txt",
+        "003_pingtan_2021.txt",
+        "004_pingtan_2022.txt",
+        "015_shuyangxian_2025.txt",
+    ];
+    let mut new_received = 0i64;
+    for (i, f) in files.iter().enumerate() {
+        let r = registry
+            .submit_report(SubmitReportRequest {
+                input: text(f),
+                agency_id: format!("agency-{i}"),
+                ..Default::default()
+            })
+            .await
+            .expect("stored")
+            .into_inner();
+        new_received += r
+            .revision
+            .and_then(|r| r.report)
+            .and_then(|r| r.requests)
+            .and_then(|t| t.new_received)
+            .and_then(|row| row.total)
+            .map_or(0, i64::from);
+    }
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = registry
+            .list_reports(ListReportsRequest {
+                page_size: 100,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("a page")
+            .into_inner();
+        assert!(page.reports.len() <= 2, "the page size is capped at 2");
+        seen.extend(page.reports.into_iter().map(|r| r.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), files.len(), "every report once: {seen:?}");
+
+    let agg = registry
+        .aggregate_reports(AggregateReportsRequest {
+            filter: Some(ReportFilter::default()),
+            group_by: GroupBy::Unspecified as i32,
+            division_prefix_length: 0,
+        })
+        .await
+        .expect("aggregated")
+        .into_inner();
+    assert_eq!(agg.reports, files.len() as u32);
+    let total = agg.groups[0]
+        .cells
+        .iter()
+        .find(|c| c.field_path == "requests.new_received.total")
+        .map(|c| c.sum);
+    assert_eq!(total, Some(new_received));
+
+    let bad_group = registry
+        .aggregate_reports(AggregateReportsRequest {
+            filter: None,
+            group_by: GroupBy::DivisionPrefix as i32,
+            division_prefix_length: 9,
+        })
+        .await
+        .expect_err("a prefix length of 9 is refused");
+    assert_eq!(bad_group.code(), Code::InvalidArgument);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_requests_are_resource_exhausted() {
+    let server = Server::start(|c, _| c.max_request_bytes = 1024).await;
+    let mut validator = ReportValidatorClient::new(server.channel().await);
+    let status = validator
+        .parse_report(ParseReportRequest {
+            text: Some(PublishedText {
+                content: vec![b'x'; 4096],
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect_err("too large");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(reason(&status), "REQUEST_TOO_LARGE");
+    // A request under the limit is served.
+    let ok = validator
+        .parse_report(ParseReportRequest {
+            text: Some(PublishedText {
+                content: "2023年度报告".as_bytes().to_vec(),
+                ..Default::default()
+            }),
+        })
+        .await;
+    assert!(ok.is_ok(), "{ok:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_store_the_validator_serves_and_the_registry_is_unavailable() {
+    // The data directory is a file: the store cannot open.
+    let server = Server::start(|c, dir| {
+        let file = dir.join("not-a-directory");
+        std::fs::write(&file, b"x").expect("a file");
+        c.data_dir = file;
+    })
+    .await;
+    let channel = server.channel().await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let status = |service: &str| tonic_health::pb::HealthCheckRequest {
+        service: service.to_string(),
+    };
+    let registry_health = health
+        .check(status("nianbao.v1.ReportRegistry"))
+        .await
+        .expect("health answers")
+        .into_inner()
+        .status;
+    assert_eq!(
+        registry_health,
+        tonic_health::pb::health_check_response::ServingStatus::NotServing as i32
+    );
+    let validator_health = health
+        .check(status("nianbao.v1.ReportValidator"))
+        .await
+        .expect("health answers")
+        .into_inner()
+        .status;
+    assert_eq!(
+        validator_health,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    let mut registry = ReportRegistryClient::new(channel);
+    let unavailable = registry
+        .list_reports(ListReportsRequest::default())
+        .await
+        .expect_err("no store");
+    assert_eq!(unavailable.code(), Code::Unavailable);
+    assert_eq!(reason(&unavailable), "STORE_UNAVAILABLE");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_get_new_events_and_end_when_the_server_drains() {
+    let server = Server::start(|_, _| {}).await;
+    let channel = server.channel().await;
+    let mut registry = ReportRegistryClient::new(channel.clone());
+    let mut stream = registry
+        .watch_reports(WatchReportsRequest { after_sequence: 0 })
+        .await
+        .expect("watching")
+        .into_inner();
+    let mut submitter = ReportRegistryClient::new(channel);
+    submitter
+        .submit_report(SubmitReportRequest {
+            input: text("000_2b6e7661ff84f527.txt"),
+            agency_id: "chongchuan".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("stored");
+    let event = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("an event within 10 s")
+        .expect("a message")
+        .expect("not the end");
+    assert_eq!(event.sequence, 1);
+    assert_eq!(event.name, "agencies/chongchuan/reports/2023");
+
+    // Draining ends the stream with UNAVAILABLE (resume from the last sequence).
+    let stopping = tokio::spawn(server.stop());
+    let end = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("the stream ends within 10 s");
+    match end {
+        Err(status) => assert_eq!(status.code(), Code::Unavailable),
+        Ok(None) => {}
+        Ok(Some(e)) => panic!("unexpected event {e:?}"),
+    }
+    stopping.await.expect("stopped");
+}
