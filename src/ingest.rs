@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::names::{AgencyId, NameError, ReportName, YEARS};
 use crate::parse::{parse, ParseOptions};
-use crate::pb::{AnnualReport, Diagnostic, ParseResult, ValidationResult};
+use crate::pb::{AnnualReport, CellLocation, Diagnostic, ParseResult, ValidationResult};
 use crate::store::{Store, StoreError, Submission, SubmitOutcome};
 use crate::validate::{validate, Input, Options};
 
@@ -28,6 +28,27 @@ impl Source {
             Source::Text { bytes, .. } => Sha256::digest(bytes),
         };
         digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The report, its cell locations and parse diagnostics: the text parsed, or the
+    /// entity as it is (no locations, no diagnostics).
+    pub fn into_parts(self) -> (AnnualReport, Vec<CellLocation>, Vec<Diagnostic>) {
+        match self {
+            Source::Entity(r) => (*r, Vec::new(), Vec::new()),
+            text @ Source::Text { .. } => {
+                let p = text.parse();
+                (
+                    p.report.unwrap_or_default(),
+                    p.cell_locations,
+                    p.diagnostics,
+                )
+            }
+        }
+    }
+
+    /// Whether reading it means parsing text (CPU work worth a blocking thread).
+    pub fn is_text(&self) -> bool {
+        matches!(self, Source::Text { .. })
     }
 
     /// The parse result: the text parsed, or the entity as it is.
@@ -86,8 +107,12 @@ pub struct Prepared {
 /// Parses, names and validates a submission (CPU work: call it off async threads).
 /// Cross-year rules run against the stored previous year of the same agency.
 pub fn prepare(store: &Store, request: &Request) -> Result<Prepared, IngestError> {
-    let parsed = request.source.parse();
-    let report = parsed.report.clone().unwrap_or_default();
+    let ParseResult {
+        report,
+        diagnostics,
+        cell_locations,
+    } = request.source.parse();
+    let report = report.unwrap_or_default();
     let agency =
         AgencyId::resolve(request.agency.as_deref(), &report).map_err(IngestError::Agency)?;
     if !YEARS.contains(&report.year) {
@@ -109,8 +134,8 @@ pub fn prepare(store: &Store, request: &Request) -> Result<Prepared, IngestError
     let input = Input {
         report: &report,
         previous: previous.as_ref(),
-        locations: &parsed.cell_locations,
-        diagnostics: &parsed.diagnostics,
+        locations: &cell_locations,
+        diagnostics: &diagnostics,
     };
     let validation = validate(&input, &Options::default());
     if request.reject_on_error && validation.errors > 0 {
@@ -120,7 +145,7 @@ pub fn prepare(store: &Store, request: &Request) -> Result<Prepared, IngestError
         name,
         report,
         validation,
-        diagnostics: parsed.diagnostics,
+        diagnostics,
     })
 }
 
