@@ -51,8 +51,12 @@ pub struct ServeArgs {
     request_timeout_secs: u64,
 
     /// sled page cache, in MiB.
-    #[arg(long, env = "NIANBAO_CACHE_MB", default_value_t = 512)]
+    #[arg(long, env = "NIANBAO_CACHE_MB", default_value_t = 1024)]
     cache_mb: u64,
+
+    /// Decoded revisions kept in memory for reads (0: none).
+    #[arg(long, env = "NIANBAO_DECODED_CACHE", default_value_t = 4096)]
+    decoded_cache: usize,
 
     /// Hours a request_id is remembered for idempotent retries.
     #[arg(long, env = "NIANBAO_IDEMPOTENCY_HOURS", default_value_t = 24)]
@@ -93,6 +97,7 @@ impl ServeArgs {
             max_open_streams: self.max_open_streams,
             request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
             cache_bytes: self.cache_mb.saturating_mul(1024 * 1024),
+            decoded_cache: self.decoded_cache,
             idempotency_window: Duration::from_secs(self.idempotency_hours.saturating_mul(3600)),
             watch_buffer: self.watch_buffer,
         }

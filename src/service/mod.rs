@@ -46,6 +46,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// sled page cache, in bytes.
     pub cache_bytes: u64,
+    /// Decoded revisions kept in memory for GetReport and exports.
+    pub decoded_cache: usize,
     /// How long a `request_id` is remembered for idempotent retries.
     pub idempotency_window: Duration,
     /// Events a watcher may be behind before its stream is refilled from the log.
@@ -65,6 +67,7 @@ impl Default for Config {
             max_open_streams: 256,
             request_timeout: Duration::from_secs(30),
             cache_bytes: crate::store::DEFAULT_CACHE_CAPACITY,
+            decoded_cache: crate::store::DEFAULT_DECODED_CACHE,
             idempotency_window: crate::store::DEFAULT_IDEMPOTENCY_WINDOW,
             watch_buffer: 256,
         }
@@ -120,6 +123,7 @@ pub async fn serve_on(
     let store_config = StoreConfig {
         cache_capacity: config.cache_bytes,
         idempotency_window: config.idempotency_window,
+        decoded_cache: config.decoded_cache,
         ..StoreConfig::new(&config.data_dir)
     };
     let store = match Store::open(&store_config) {

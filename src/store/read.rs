@@ -1,5 +1,7 @@
 //! Reads: revisions, states, history, the change log.
 
+use std::sync::Arc;
+
 use tokio::sync::watch;
 
 use crate::names::{AgencyId, ReportName};
@@ -49,8 +51,16 @@ impl Store {
         name: &ReportName,
         revision: Option<u32>,
     ) -> Result<(ReportRevision, ReportState), StoreError> {
-        let (encoded, state) = self.get_encoded(name, revision)?;
-        Ok((encoded.decode()?, state))
+        let (sequence, state) = self.locate(name, revision)?;
+        let cache = self.inner.decoded.as_ref();
+        if let Some(hit) = cache.and_then(|c| c.get(&sequence)) {
+            return Ok((ReportRevision::clone(&hit), state));
+        }
+        let decoded = self.body_of(name, sequence)?.decode()?;
+        if let Some(c) = cache {
+            c.insert(sequence, Arc::new(decoded.clone()));
+        }
+        Ok((decoded, state))
     }
 
     /// [`Store::get`] without decoding the revision: its stored encoding. Decoding a
@@ -61,6 +71,16 @@ impl Store {
         name: &ReportName,
         revision: Option<u32>,
     ) -> Result<(EncodedRevision, ReportState), StoreError> {
+        let (sequence, state) = self.locate(name, revision)?;
+        Ok((self.body_of(name, sequence)?, state))
+    }
+
+    /// The body key of a revision of `name` (the latest when `None`) and the state.
+    fn locate(
+        &self,
+        name: &ReportName,
+        revision: Option<u32>,
+    ) -> Result<(u64, ReportState), StoreError> {
         let nk = keys::name_key(name);
         let head = self.head(&nk)?.ok_or_else(|| StoreError::NotFound {
             name: name.to_string(),
@@ -83,12 +103,16 @@ impl Store {
                 ))
             })?
         };
+        Ok((sequence, head.state.unwrap_or_default()))
+    }
+
+    fn body_of(&self, name: &ReportName, sequence: u64) -> Result<EncodedRevision, StoreError> {
         let body = self.body(sequence)?.ok_or_else(|| {
             StoreError::corrupt(format!(
-                "{name} revision {number} points to body #{sequence}, which is missing"
+                "{name} points to revision body #{sequence}, which is missing"
             ))
         })?;
-        Ok((EncodedRevision(body), head.state.unwrap_or_default()))
+        Ok(EncodedRevision(body))
     }
 
     /// The current state of `name`, `None` when it was never submitted.
