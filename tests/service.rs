@@ -428,7 +428,9 @@ async fn watchers_get_new_events_and_end_when_the_server_drains() {
         .await
         .expect("an event within 10 s")
         .expect("a message")
-        .expect("not the end");
+        .expect("not the end")
+        .event
+        .expect("an event");
     assert_eq!(event.sequence, 1);
     assert_eq!(event.name, "agencies/chongchuan/reports/2023");
 

@@ -5,6 +5,7 @@
 //! map errors to statuses with rich details ([`status`]). Everything about the
 //! transport — limits, compression, deadlines, shutdown — is set up here.
 
+mod edge;
 pub mod input;
 pub mod registry;
 pub mod status;
@@ -22,7 +23,6 @@ use crate::pb::report_registry_server::ReportRegistryServer;
 use crate::pb::report_validator_server::ReportValidatorServer;
 use crate::store::{Store, StoreConfig};
 use registry::Registry;
-use status::{reason, ApiError};
 use validator::Validator;
 
 /// Everything the server can be told (each a `serve` flag with a `NIANBAO_*` twin).
@@ -182,11 +182,10 @@ pub async fn serve_on(
 
     let max_request_bytes = config.max_request_bytes;
     Server::builder()
-        .timeout(config.request_timeout)
         .max_concurrent_streams(config.max_concurrent_streams)
         .tcp_nodelay(true)
         .layer(tower::util::MapResponseLayer::new(move |r| {
-            oversize_is_resource_exhausted(r, max_request_bytes)
+            edge::caller_errors(r, max_request_bytes)
         }))
         .layer(
             // One span per RPC; a line when it ends (latency) or fails (gRPC status).
@@ -204,6 +203,9 @@ pub async fn serve_on(
                         .latency_unit(tower_http::LatencyUnit::Micros),
                 ),
         )
+        .layer(edge::DeadlineLayer {
+            default: config.request_timeout,
+        })
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -222,38 +224,6 @@ pub async fn serve_on(
         }
     }
     Ok(())
-}
-
-/// tonic refuses an oversize request with OUT_OF_RANGE; the contract (and gRPC's
-/// own guidance) says RESOURCE_EXHAUSTED, with our details. Rewrites that status.
-fn oversize_is_resource_exhausted<B>(
-    mut response: http::Response<B>,
-    limit: usize,
-) -> http::Response<B> {
-    let Some(status) = tonic::Status::from_header_map(response.headers()) else {
-        return response;
-    };
-    if status.code() != tonic::Code::OutOfRange
-        || !status.message().contains("message length too large")
-    {
-        return response;
-    }
-    let replacement: tonic::Status = ApiError::ResourceExhausted {
-        reason: reason::REQUEST_TOO_LARGE,
-        message: format!(
-            "the request is larger than the server's limit of {limit} bytes ({}); send a smaller report, or ask the operator to raise --max-request-bytes",
-            status.message()
-        ),
-    }
-    .into();
-    let headers = response.headers_mut();
-    for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
-        headers.remove(name);
-    }
-    if replacement.add_header(headers).is_err() {
-        tracing::warn!("could not rewrite an oversize-request status");
-    }
-    response
 }
 
 /// The span of one RPC: the method; the handlers add the report name.

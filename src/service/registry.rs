@@ -16,11 +16,11 @@ use crate::ingest::{self, IngestError};
 use crate::names::{AgencyId, NameError, ReportName};
 use crate::pb::report_registry_server::ReportRegistry;
 use crate::pb::{
-    AggregateReportsRequest, AggregateReportsResponse, ChangeEvent, ExportReportsRequest,
+    AggregateReportsRequest, AggregateReportsResponse, ExportReportsRequest, ExportReportsResponse,
     FormatVersion, GetReportRequest, GetReportResponse, ListReportRevisionsRequest,
     ListReportRevisionsResponse, ListReportsRequest, ListReportsResponse, ReportFilter,
-    ReportRevision, ReportSummary, SubmitReportRequest, SubmitReportResponse, WatchReportsRequest,
-    WithdrawReportRequest, WithdrawReportResponse,
+    ReportSummary, SubmitReportRequest, SubmitReportResponse, WatchReportsRequest,
+    WatchReportsResponse, WithdrawReportRequest, WithdrawReportResponse,
 };
 use crate::store::{ListCursor, ListFilter, ListedReport, Store, StoreError};
 
@@ -481,7 +481,7 @@ impl ReportRegistry for Registry {
         Ok(Response::new(response))
     }
 
-    type ExportReportsStream = BoxStream<ReportRevision>;
+    type ExportReportsStream = BoxStream<ExportReportsResponse>;
 
     #[tracing::instrument(name = "ExportReports", skip_all)]
     async fn export_reports(
@@ -500,7 +500,9 @@ impl ReportRegistry for Registry {
                     let _ = tx.blocking_send(Err(shutting_down()));
                     return ControlFlow::Break(());
                 }
-                match tx.blocking_send(Ok(revision)) {
+                match tx.blocking_send(Ok(ExportReportsResponse {
+                    revision: Some(revision),
+                })) {
                     Ok(()) => ControlFlow::Continue(()),
                     // The caller went away.
                     Err(_) => ControlFlow::Break(()),
@@ -513,7 +515,7 @@ impl ReportRegistry for Registry {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
-    type WatchReportsStream = BoxStream<ChangeEvent>;
+    type WatchReportsStream = BoxStream<WatchReportsResponse>;
 
     #[tracing::instrument(name = "WatchReports", skip_all, fields(after))]
     async fn watch_reports(
@@ -553,7 +555,11 @@ impl ReportRegistry for Registry {
                 }
                 for event in batch {
                     after = event.sequence;
-                    if tx.send(Ok(event)).await.is_err() {
+                    if tx
+                        .send(Ok(WatchReportsResponse { event: Some(event) }))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }

@@ -61,6 +61,8 @@ pub enum ApiError {
         message: String,
     },
     #[error("{message}")]
+    DeadlineExceeded { message: String },
+    #[error("{message}")]
     Unavailable {
         reason: &'static str,
         message: String,
@@ -88,6 +90,7 @@ impl ApiError {
     pub fn reason(&self) -> &'static str {
         match self {
             ApiError::InvalidArgument(_) => reason::INVALID_ARGUMENT,
+            ApiError::DeadlineExceeded { .. } => reason::DEADLINE_EXCEEDED,
             ApiError::NotFound { reason, .. }
             | ApiError::FailedPrecondition { reason, .. }
             | ApiError::AlreadyExists { reason, .. }
@@ -132,6 +135,7 @@ impl From<ApiError> for Status {
             }
             ApiError::AlreadyExists { .. } => Code::AlreadyExists,
             ApiError::ResourceExhausted { .. } => Code::ResourceExhausted,
+            ApiError::DeadlineExceeded { .. } => Code::DeadlineExceeded,
             ApiError::Unavailable { .. } => Code::Unavailable,
             ApiError::Internal { .. } => {
                 tracing::error!(error = %message, "internal error");
