@@ -183,7 +183,6 @@ pub async fn serve_on(
     let max_request_bytes = config.max_request_bytes;
     Server::builder()
         .max_concurrent_streams(config.max_concurrent_streams)
-        .tcp_nodelay(true)
         .layer(tower::util::MapResponseLayer::new(move |r| {
             edge::caller_errors(r, max_request_bytes)
         }))
@@ -212,7 +211,9 @@ pub async fn serve_on(
         .add_service(validator)
         .add_service(registry)
         .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            // `Server::tcp_nodelay` applies only to listeners tonic binds itself: set it on
+            // the accepted connections here (Nagle held responses back up to 40 ms).
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             signal,
         )
         .await?;

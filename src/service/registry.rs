@@ -201,30 +201,18 @@ pub(super) fn store_error(e: StoreError) -> ApiError {
             what: "revision",
             name: format!("{name} revision {revision} (latest: {latest})"),
         },
-        e @ StoreError::EtagMismatch { .. } => {
-            let subject = match &e {
-                StoreError::EtagMismatch { name, .. } => name.clone(),
-                _ => String::new(),
-            };
-            ApiError::FailedPrecondition {
-                reason: reason::ETAG_MISMATCH,
-                subject,
-                message: e.to_string(),
-                violation_type: "ETAG",
-            }
-        }
-        e @ StoreError::AlreadyWithdrawn { .. } => {
-            let subject = match &e {
-                StoreError::AlreadyWithdrawn { name, .. } => name.clone(),
-                _ => String::new(),
-            };
-            ApiError::FailedPrecondition {
-                reason: reason::ALREADY_WITHDRAWN,
-                subject,
-                message: e.to_string(),
-                violation_type: "STATE",
-            }
-        }
+        StoreError::EtagMismatch { ref name, .. } => ApiError::FailedPrecondition {
+            reason: reason::ETAG_MISMATCH,
+            subject: name.clone(),
+            message: e.to_string(),
+            violation_type: "ETAG",
+        },
+        StoreError::AlreadyWithdrawn { ref name, .. } => ApiError::FailedPrecondition {
+            reason: reason::ALREADY_WITHDRAWN,
+            subject: name.clone(),
+            message: e.to_string(),
+            violation_type: "STATE",
+        },
         e @ StoreError::IdempotencyMismatch { .. } => ApiError::AlreadyExists {
             reason: reason::REQUEST_ID_REUSED,
             message: e.to_string(),
