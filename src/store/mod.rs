@@ -295,6 +295,10 @@ struct Inner {
     /// Writers hold it shared around their transaction; `fsck` holds it exclusively so
     /// that it sees (and repairs) a store nobody writes to.
     gate: RwLock<()>,
+    /// Taken (asynchronously, first come first served) around each write transaction.
+    /// sled runs one transaction at a time under a lock of its own: without this turn,
+    /// every async thread could block on that lock at once and the server would stall.
+    turn: tokio::sync::Mutex<()>,
     /// Decoded revisions by body key (immutable, so never stale): decoding a revision
     /// costs several times more than reading it.
     decoded: Option<quick_cache::sync::Cache<u64, Arc<ReportRevision>>>,
@@ -419,6 +423,7 @@ impl Store {
                 durable,
                 idempotency_window: window,
                 gate: RwLock::new(()),
+                turn: tokio::sync::Mutex::new(()),
                 decoded: (cfg.decoded_cache > 0)
                     .then(|| quick_cache::sync::Cache::new(cfg.decoded_cache)),
                 _flusher: flusher,

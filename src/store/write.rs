@@ -26,10 +26,13 @@ impl Store {
     /// report's current state etag, [`StoreError::EtagMismatch`] and nothing written. A
     /// submission to a withdrawn report reinstates it with the new revision.
     ///
-    /// The transaction runs on the calling thread (brief, in-memory work); the wait for
-    /// the flush is asynchronous.
+    /// The transaction runs on the calling thread (brief, in-memory work) once it is
+    /// this writer's turn; the waits for the turn and for the flush are asynchronous.
     pub async fn submit(&self, s: Submission) -> Result<SubmitOutcome, StoreError> {
-        let outcome = self.submit_commit(s, SystemTime::now())?;
+        let outcome = {
+            let _turn = self.inner.turn.lock().await;
+            self.submit_commit(s, SystemTime::now())?
+        };
         self.wait_durable().await?;
         Ok(outcome)
     }
@@ -172,14 +175,17 @@ impl Store {
         expected_etag: Option<&str>,
         request_id: Option<&str>,
     ) -> Result<WithdrawOutcome, StoreError> {
-        let outcome = self.withdraw_commit(
-            name,
-            reason,
-            by,
-            expected_etag,
-            request_id,
-            SystemTime::now(),
-        )?;
+        let outcome = {
+            let _turn = self.inner.turn.lock().await;
+            self.withdraw_commit(
+                name,
+                reason,
+                by,
+                expected_etag,
+                request_id,
+                SystemTime::now(),
+            )?
+        };
         self.wait_durable().await?;
         Ok(outcome)
     }
