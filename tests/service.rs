@@ -250,6 +250,71 @@ async fn submit_get_list_withdraw_with_etags_and_retries() {
     server.stop().await;
 }
 
+/// GetReport is answered from the stored bytes (`src/service/stored.rs`): what a
+/// client decodes must be exactly what SubmitReport answered, for the latest and an
+/// earlier revision, compressed or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_report_answers_exactly_what_was_submitted() {
+    let server = Server::start(|_, _| {}).await;
+    let mut registry = ReportRegistryClient::new(server.channel().await);
+    let mut submitted = Vec::new();
+    for file in ["002_pingtan_2020.txt", "002_pingtan_2020.txt"] {
+        let r = registry
+            .submit_report(SubmitReportRequest {
+                input: text(file),
+                agency_id: "pingtan".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("submitted")
+            .into_inner();
+        submitted.push(r);
+    }
+    let name = submitted[1]
+        .revision
+        .as_ref()
+        .expect("a revision")
+        .name
+        .clone();
+    let mut zipped = ReportRegistryClient::new(server.channel().await)
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip)
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+    for (revision, index) in [(0, 1), (2, 1), (1, 0)] {
+        let request = GetReportRequest {
+            name: name.clone(),
+            revision,
+        };
+        let plain = registry
+            .get_report(request.clone())
+            .await
+            .expect("found")
+            .into_inner();
+        assert_eq!(
+            plain.revision, submitted[index].revision,
+            "revision {revision}"
+        );
+        assert_eq!(
+            plain.state, submitted[1].state,
+            "the report's current state, whichever revision was asked for"
+        );
+        let compressed = zipped
+            .get_report(request)
+            .await
+            .expect("found")
+            .into_inner();
+        assert_eq!(compressed, plain, "gzip changes nothing");
+    }
+    let missing = registry
+        .get_report(GetReportRequest { name, revision: 3 })
+        .await
+        .expect_err("no third revision");
+    assert_eq!(
+        (missing.code(), reason(&missing).as_str()),
+        (Code::NotFound, "REVISION_NOT_FOUND")
+    );
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_are_capped_and_aggregates_count_what_was_stored() {
     let server = Server::start(|c, _| c.max_page_size = 2).await;

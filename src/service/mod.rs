@@ -9,6 +9,7 @@ mod edge;
 pub mod input;
 pub mod registry;
 pub mod status;
+pub mod stored;
 pub mod validator;
 
 use std::future::Future;
@@ -24,6 +25,11 @@ use crate::pb::report_validator_server::ReportValidatorServer;
 use crate::store::{Store, StoreConfig};
 use registry::Registry;
 use validator::Validator;
+
+/// HTTP/2 flow-control window of one stream: a request of 1 MiB goes in one window.
+const STREAM_WINDOW_BYTES: u32 = 1024 * 1024;
+/// HTTP/2 flow-control window of one connection, shared by its streams.
+const CONNECTION_WINDOW_BYTES: u32 = 8 * 1024 * 1024;
 
 /// Everything the server can be told (each a `serve` flag with a `NIANBAO_*` twin).
 #[derive(Clone, Debug)]
@@ -46,7 +52,7 @@ pub struct Config {
     pub request_timeout: Duration,
     /// sled page cache, in bytes.
     pub cache_bytes: u64,
-    /// Decoded revisions kept in memory for GetReport and exports.
+    /// Decoded revisions kept in memory (exports, replays, previous years).
     pub decoded_cache: usize,
     /// How long a `request_id` is remembered for idempotent retries.
     pub idempotency_window: Duration,
@@ -154,11 +160,11 @@ pub async fn serve_on(
         .max_encoding_message_size(config.max_response_bytes)
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip);
-    let registry = ReportRegistryServer::new(registry)
-        .max_decoding_message_size(config.max_request_bytes)
-        .max_encoding_message_size(config.max_response_bytes)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip);
+    let registry = stored::RegistryService::new(
+        registry,
+        config.max_request_bytes,
+        config.max_response_bytes,
+    );
 
     let local = listener.local_addr().map_err(|source| ServeError::Bind {
         addr: config.addr,
@@ -183,6 +189,10 @@ pub async fn serve_on(
     let max_request_bytes = config.max_request_bytes;
     Server::builder()
         .max_concurrent_streams(config.max_concurrent_streams)
+        // HTTP/2's default 64 KiB windows hold a connection's reports back after a few
+        // concurrent 6-9 KB messages, each released only by a WINDOW_UPDATE round trip.
+        .initial_stream_window_size(STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
         .layer(tower::util::MapResponseLayer::new(move |r| {
             edge::caller_errors(r, max_request_bytes)
         }))

@@ -10,6 +10,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::status::{reason, ApiError};
+use super::stored::StoredGetReport;
 use super::{input, Config};
 use crate::aggregate::{self, Grouping, GroupingError};
 use crate::ingest::{self, IngestError};
@@ -65,6 +66,17 @@ impl Registry {
             reason: reason::STORE_UNAVAILABLE,
             message: "the registry's store could not be opened (see the server log); the validator still serves".into(),
         })
+    }
+
+    /// GetReport: the requested revision's stored bytes and the report's state.
+    /// Records the name in the current span.
+    pub(super) fn get_stored(&self, r: GetReportRequest) -> Result<StoredGetReport, ApiError> {
+        let store = self.store()?;
+        tracing::Span::current().record("name", r.name.as_str());
+        let name = name_field("name", &r.name)?;
+        let revision = (r.revision > 0).then_some(r.revision);
+        let (revision, state) = store.get_encoded(&name, revision).map_err(store_error)?;
+        Ok(StoredGetReport { revision, state })
     }
 
     fn stream_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
@@ -328,21 +340,15 @@ impl ReportRegistry for Registry {
         }))
     }
 
+    /// Served by [`super::stored::RegistryService`] from the stored bytes; this typed
+    /// answer is for embedders of the generated server alone.
     #[tracing::instrument(name = "GetReport", skip_all, fields(name))]
     async fn get_report(
         &self,
         request: Request<GetReportRequest>,
     ) -> Result<Response<GetReportResponse>, Status> {
-        let store = self.store()?;
-        let r = request.into_inner();
-        tracing::Span::current().record("name", r.name.as_str());
-        let name = name_field("name", &r.name)?;
-        let revision = (r.revision > 0).then_some(r.revision);
-        let (revision, state) = store.get(&name, revision).map_err(store_error)?;
-        Ok(Response::new(GetReportResponse {
-            revision: Some(revision),
-            state: Some(state),
-        }))
+        let stored = self.get_stored(request.into_inner())?;
+        Ok(Response::new(stored.into_message().map_err(store_error)?))
     }
 
     #[tracing::instrument(name = "ListReports", skip_all)]

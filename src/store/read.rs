@@ -17,6 +17,11 @@ use super::{Store, StoreError};
 pub struct EncodedRevision(sled::IVec);
 
 impl EncodedRevision {
+    /// Wraps an encoded `ReportRevision` (the store makes these; tests too).
+    pub fn from_bytes(bytes: &[u8]) -> EncodedRevision {
+        EncodedRevision(sled::IVec::from(bytes))
+    }
+
     /// Decodes it.
     pub fn decode(&self) -> Result<ReportRevision, StoreError> {
         decode(&self.0, "revision")
