@@ -129,10 +129,11 @@ impl From<Status> for ExitCode {
 /// Runs the command line. Usage errors exit with status 2 from inside clap.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match &cli.command {
-        Command::Serve(args) => init_tracing("info", args.log_format()),
-        _ => init_tracing("warn", serve::LogFormat::Text),
-    }
+    // Held until the command ends: dropping it writes out the log lines still queued.
+    let _log_writer = match &cli.command {
+        Command::Serve(args) => init_tracing("info", args.log_format(), Writer::Background),
+        _ => init_tracing("warn", serve::LogFormat::Text, Writer::Inline),
+    };
     let status = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Import(args) => registry::import(args),
@@ -149,18 +150,45 @@ pub fn main() -> ExitCode {
     status.into()
 }
 
+/// How log lines reach stderr.
+enum Writer {
+    /// Written by the thread that logs (one-shot commands: few lines).
+    Inline,
+    /// Formatted by the thread that logs, written by a dedicated thread, so that a
+    /// request's span never waits on the terminal or the pipe. When its queue is full
+    /// the logging thread waits: lines are never dropped.
+    Background,
+}
+
 /// Logs go to stderr, filtered by `RUST_LOG` (default: `default`, i.e. warnings
 /// and errors for the one-shot commands, and one line per request for `serve`).
-fn init_tracing(default: &str, format: serve::LogFormat) {
+fn init_tracing(
+    default: &str,
+    format: serve::LogFormat,
+    writer: Writer,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let ansi = std::io::stderr().is_terminal();
+    let (writer, guard) = match writer {
+        Writer::Inline => (BoxMakeWriter::new(std::io::stderr), None),
+        Writer::Background => {
+            let (w, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .lossy(false)
+                .thread_name("nianbao-log")
+                .finish(std::io::stderr());
+            (BoxMakeWriter::new(w), Some(guard))
+        }
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match format {
         serve::LogFormat::Json => builder.json().init(),
-        serve::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        serve::LogFormat::Text => builder.with_ansi(ansi).init(),
     }
+    guard
 }
 
 #[cfg(test)]
