@@ -14,17 +14,38 @@
 //!   (`--data-dir`, the server stopped) or through a running server (`--addr`).
 //! - `echo-server`: a minimal tonic service (`nianbao.load.Echo/Echo`, one `bytes`
 //!   message, no work), the transport's own cost on this machine.
+//!
+//! The client shares the machine's cores with the server, so what it spends per
+//! request is taken from the server. Responses are not decoded by default: the
+//! client's cost per request is kept close to the echo client's so that the server is
+//! what is measured; a sample is decoded and checked. The nianbao methods are called
+//! by path with a codec of this file (`RawCodec`) that hands back each response's
+//! protobuf bytes as they arrived; requests that never change (`validate`,
+//! `validate-text`) are encoded once before the run, and `submit` requests are put
+//! together from the template report encoded once and the few fields each submission
+//! changes. A response counts as ok when its status is OK and it has a body where one
+//! is expected (GetReport, ValidateReport, SubmitReport); each caller's first response,
+//! its first one in the measured window, and then one in `CHECK_EVERY` (256) are also
+//! decoded with the `nianbao::pb` types and checked (the report asked for, a
+//! validation result with the server's rule-set version, the stored name, a listing
+//! that matches its filter, group counts that add up). A response that fails a check
+//! is an error (`bad-response`), and the first one is described on stderr.
+//! `--decode-responses` decodes (and checks) every response instead, as the generated
+//! clients did: a comparison point for the client's cost.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use hdrhistogram::Histogram;
-use prost::bytes::Bytes;
+use prost::bytes::{Buf, BufMut, Bytes, BytesMut};
+use prost::encoding::{self, WireType};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::{http, BoxFuture, Context, Poll, Service, StdError};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status};
@@ -34,9 +55,11 @@ use nianbao::parse::{parse, ParseOptions};
 use nianbao::pb::report_registry_client::ReportRegistryClient;
 use nianbao::pb::report_validator_client::ReportValidatorClient;
 use nianbao::pb::{
-    validate_report_request, AggregateReportsRequest, AnnualReport, Date, FormatVersion,
-    GetReportRequest, GroupBy, ListReportsRequest, PublishedText, ReportFilter,
-    SubmitReportRequest, ValidateReportRequest,
+    submit_report_request, validate_report_request, Agency, AggregateReportsRequest,
+    AggregateReportsResponse, AnnualReport, Date, FormatVersion, GetReportRequest,
+    GetReportResponse, GroupBy, ListReportsRequest, ListReportsResponse, ListRulesRequest,
+    PublishedText, ReportFilter, SubmitReportRequest, SubmitReportResponse, ValidateReportRequest,
+    ValidateReportResponse,
 };
 use nianbao::store::{Store, StoreConfig};
 
@@ -77,6 +100,24 @@ const DIVISIONS: [(&str, &str); 20] = [
 
 /// Submitter name sent with every submission (`x-nianbao-submitter`).
 const SUBMITTER: &str = "nianbao-load";
+
+/// `submit`: years per generated agency, and the first of them.
+const SUBMIT_YEARS: u64 = 5;
+const SUBMIT_FIRST_YEAR: i32 = 2021;
+
+/// Without `--decode-responses`, one response in this many (besides each caller's
+/// first, and its first in the measured window) is decoded and checked.
+const CHECK_EVERY: u64 = 256;
+
+/// The errors-by-code entry of responses that fail a check.
+const BAD_RESPONSE: &str = "bad-response";
+
+/// The methods called (see proto/nianbao/v1/service.proto).
+const GET_REPORT: &str = "/nianbao.v1.ReportRegistry/GetReport";
+const LIST_REPORTS: &str = "/nianbao.v1.ReportRegistry/ListReports";
+const SUBMIT_REPORT: &str = "/nianbao.v1.ReportRegistry/SubmitReport";
+const AGGREGATE_REPORTS: &str = "/nianbao.v1.ReportRegistry/AggregateReports";
+const VALIDATE_REPORT: &str = "/nianbao.v1.ReportValidator/ValidateReport";
 
 // ------------------------------------------------------------------ command line
 
@@ -246,6 +287,13 @@ struct RunArgs {
     /// A label for the summary line and the JSON.
     #[arg(long)]
     label: Option<String>,
+
+    /// Decode (and check) every response with the generated types, as a comparison
+    /// point. By default responses are not decoded: the client's cost per request is
+    /// kept close to the echo client's so that the server is what is measured; a
+    /// sample is decoded and checked (each caller's first response, then 1 in 256).
+    #[arg(long)]
+    decode_responses: bool,
 }
 
 #[derive(Debug, Args)]
@@ -336,10 +384,18 @@ fn url(addr: &str) -> String {
     }
 }
 
+/// HTTP/2 flow-control windows, the nianbao server's (`src/service/mod.rs`).
+const STREAM_WINDOW_BYTES: u32 = 1024 * 1024;
+const CONNECTION_WINDOW_BYTES: u32 = 8 * 1024 * 1024;
+
 async fn connect(addr: &str, timeout: Duration) -> Fallible<Channel> {
     let endpoint = Endpoint::from_shared(url(addr))
         .map_err(|e| format!("`{addr}` is not a server address: {e}"))?
         .tcp_nodelay(true)
+        // As the nianbao server does: HTTP/2's default 64 KiB windows would make a
+        // connection's concurrent 9 KB responses wait for WINDOW_UPDATE round trips.
+        .initial_stream_window_size(STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(5));
     endpoint
@@ -390,26 +446,104 @@ fn generated(
     years: u64,
     first_year: i32,
 ) -> (String, AnnualReport) {
+    let (agency_id, head) = generated_head(t.agency.as_ref(), prefix, i, years, first_year);
+    let report = AnnualReport {
+        agency: head.agency,
+        year: head.year,
+        format_version: head.format_version,
+        title: head.title,
+        publication_date: head.publication_date,
+        ..t.clone()
+    };
+    (agency_id, report)
+}
+
+/// What makes generated report `i` itself: its agency id, and a report holding only
+/// the fields `generated` sets (agency, year, format version, title, publication
+/// date). `agency` is the template's agency, which the generated one is made from.
+fn generated_head(
+    agency: Option<&Agency>,
+    prefix: &str,
+    i: u64,
+    years: u64,
+    first_year: i32,
+) -> (String, AnnualReport) {
     let years = years.max(1);
     let agency_no = i / years;
     let year = first_year + (i % years) as i32;
     let (code, place) = DIVISIONS[(agency_no % DIVISIONS.len() as u64) as usize];
     let agency_id = format!("{prefix}-{agency_no:05}");
-    let mut report = t.clone();
     let name = format!("{place}第{agency_no}号行政机关");
-    report.year = year;
-    report.format_version = FormatVersion::V2021 as i32;
-    report.title = format!("{name}{year}年政府信息公开工作年度报告");
-    report.publication_date = Some(Date {
-        year: year + 1,
-        month: 1,
-        day: 20,
-    });
-    let agency = report.agency.get_or_insert_with(Default::default);
+    let title = format!("{name}{year}年政府信息公开工作年度报告");
+    let mut agency = agency.cloned().unwrap_or_default();
     agency.name = name;
     agency.unified_social_credit_code = None;
     agency.division_code = Some(code.to_string());
-    (agency_id, report)
+    let head = AnnualReport {
+        agency: Some(agency),
+        year,
+        format_version: FormatVersion::V2021 as i32,
+        title,
+        publication_date: Some(Date {
+            year: year + 1,
+            month: 1,
+            day: 20,
+        }),
+        ..Default::default()
+    };
+    (agency_id, head)
+}
+
+/// SubmitReport requests put together from pieces: the template report without the
+/// fields `generated_head` sets, encoded once, then per submission those fields and
+/// the agency id. Protobuf fields may come in any order, and the two parts of the
+/// report set disjoint fields, so their concatenation is the encoding of the whole
+/// report (`prepare` checks it against the typed request).
+struct SubmitBodies {
+    /// The template's agency, the generated ones are made from.
+    agency: Option<Agency>,
+    /// The template report without agency, year, format version, title and date.
+    rest: Bytes,
+    prefix: String,
+}
+
+impl SubmitBodies {
+    fn new(t: &AnnualReport, prefix: String) -> SubmitBodies {
+        let rest = AnnualReport {
+            agency: None,
+            year: 0,
+            format_version: FormatVersion::Unspecified as i32,
+            title: String::new(),
+            publication_date: None,
+            ..t.clone()
+        };
+        SubmitBodies {
+            agency: t.agency.clone(),
+            rest: Bytes::from(prost::Message::encode_to_vec(&rest)),
+            prefix,
+        }
+    }
+
+    /// Submission `i`: the name its report will have, and the encoded request.
+    fn request(&self, i: u64) -> Result<(String, Bytes), String> {
+        let (agency_id, head) = generated_head(
+            self.agency.as_ref(),
+            &self.prefix,
+            i,
+            SUBMIT_YEARS,
+            SUBMIT_FIRST_YEAR,
+        );
+        let report_len = self.rest.len() + prost::Message::encoded_len(&head);
+        let mut buf = BytesMut::with_capacity(report_len + agency_id.len() + 24);
+        encoding::encode_key(1, WireType::LengthDelimited, &mut buf);
+        encoding::encode_varint(report_len as u64, &mut buf);
+        buf.put_slice(&self.rest);
+        prost::Message::encode(&head, &mut buf)
+            .map_err(|e| format!("cannot encode submission {i}: {e}"))?;
+        encoding::string::encode(3, &agency_id, &mut buf);
+        let name = format!("agencies/{agency_id}/reports/{}", head.year);
+        Ok((name, buf.freeze()))
+    }
 }
 
 // ------------------------------------------------------------------ seed
@@ -642,6 +776,8 @@ fn echo_server(args: EchoServerArgs) -> Fallible<()> {
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         tonic::transport::Server::builder()
             .max_concurrent_streams(256)
+            .initial_stream_window_size(STREAM_WINDOW_BYTES)
+            .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
             .add_service(service)
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -668,6 +804,133 @@ async fn echo_call(
     .await
 }
 
+// ------------------------------------------------------------------ the client codec
+
+/// A request as [`RawCodec`] sends it: a message, encoded on the way out, or bytes
+/// encoded before (a request sent again and again is encoded once).
+enum Wire<M> {
+    Message(M),
+    Encoded(Bytes),
+}
+
+/// The client's codec for the nianbao methods: requests as [`Wire`], responses as
+/// their protobuf bytes, not decoded (the caller decodes what it checks).
+struct RawCodec<M>(PhantomData<fn(M)>);
+
+impl<M> Default for RawCodec<M> {
+    fn default() -> Self {
+        RawCodec(PhantomData)
+    }
+}
+
+struct RawEncoder<M>(PhantomData<fn(M)>);
+
+struct RawDecoder;
+
+impl<M: prost::Message + 'static> Codec for RawCodec<M> {
+    type Encode = Wire<M>;
+    type Decode = Bytes;
+    type Encoder = RawEncoder<M>;
+    type Decoder = RawDecoder;
+
+    fn encoder(&mut self) -> RawEncoder<M> {
+        RawEncoder(PhantomData)
+    }
+
+    fn decoder(&mut self) -> RawDecoder {
+        RawDecoder
+    }
+}
+
+impl<M: prost::Message> Encoder for RawEncoder<M> {
+    type Item = Wire<M>;
+    type Error = Status;
+
+    fn encode(&mut self, item: Wire<M>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        match item {
+            Wire::Message(m) => m
+                .encode(dst)
+                .map_err(|e| Status::internal(format!("cannot encode the request: {e}"))),
+            Wire::Encoded(bytes) => {
+                dst.reserve(bytes.len());
+                dst.put_slice(&bytes);
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Decoder for RawDecoder {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        // The message's bytes as they are (a view of tonic's buffer, no copy).
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+/// `ListReportsResponse` reduced to its page token: decoding it skips the summaries
+/// (field 1) without looking into them.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ListPageToken {
+    #[prost(string, tag = "2")]
+    next_page_token: String,
+}
+
+/// `AggregateReportsResponse` reduced to its count: decoding it skips the groups.
+#[derive(Clone, PartialEq, prost::Message)]
+struct AggregateCount {
+    #[prost(uint32, tag = "2")]
+    reports: u32,
+}
+
+fn decoded<M: prost::Message + Default>(body: &Bytes) -> Result<M, CallError> {
+    M::decode(body.clone()).map_err(|e| CallError::Bad(format!("it does not decode: {e}")))
+}
+
+fn non_empty(body: &Bytes) -> Result<(), CallError> {
+    if body.is_empty() {
+        Err(CallError::Bad("the response is empty".into()))
+    } else {
+        Ok(())
+    }
+}
+
+fn bad<T>(reason: String) -> Result<T, CallError> {
+    Err(CallError::Bad(reason))
+}
+
+/// A sampled ListReports page: every summary must match the filter it was listed with.
+fn check_listing(
+    filter: &ReportFilter,
+    page_size: i32,
+    r: &ListReportsResponse,
+) -> Result<(), CallError> {
+    if page_size > 0 && r.reports.len() > page_size as usize {
+        return bad(format!(
+            "{} reports in a page of {page_size}",
+            r.reports.len()
+        ));
+    }
+    for s in &r.reports {
+        let name = format!("agencies/{}/reports/{}", s.agency_id, s.year);
+        if s.name != name {
+            return bad(format!("the summary of {:?} is about {name}", s.name));
+        }
+        if filter.year != 0 && s.year != filter.year {
+            return bad(format!("{} listed under year {}", s.name, filter.year));
+        }
+        if !s.division_code.starts_with(&filter.division_prefix) {
+            return bad(format!(
+                "{} (division {:?}) listed under division prefix {}",
+                s.name, s.division_code, filter.division_prefix
+            ));
+        }
+    }
+    Ok(())
+}
+
 // ------------------------------------------------------------------ workload
 
 /// What one run sends: everything prepared before the clock starts.
@@ -680,13 +943,20 @@ struct Workload {
     tokens: Mutex<Vec<(usize, String)>>,
     page_size: i32,
     get_percent: u32,
-    report: Option<AnnualReport>,
-    text: Option<Bytes>,
-    submit_prefix: String,
+    /// validate, validate-text: the ValidateReportRequest, encoded once.
+    validate_body: Option<Bytes>,
+    /// validate, validate-text: the rule-set version the server announces (ListRules).
+    rule_set_version: String,
+    /// submit: the requests' pieces.
+    submit: Option<SubmitBodies>,
     submit_agencies: Option<u64>,
     submitted: AtomicU64,
     group_by: Grouping,
     echo: EchoMessage,
+    /// Decode and check every response (`--decode-responses`), not just a sample.
+    decode_responses: bool,
+    /// Whether a bad response has been described on stderr (only the first is).
+    reported_bad: AtomicBool,
     /// Whether to print each call (aggregate).
     print_each: bool,
     calls: AtomicU64,
@@ -701,6 +971,57 @@ enum Op {
     Submit,
     Aggregate,
     Echo,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Get => "GetReport",
+            Op::List => "ListReports",
+            Op::Validate => "ValidateReport (entity)",
+            Op::ValidateText => "ValidateReport (text)",
+            Op::Submit => "SubmitReport",
+            Op::Aggregate => "AggregateReports",
+            Op::Echo => "Echo",
+        }
+    }
+}
+
+/// Why a call did not count as ok.
+enum CallError {
+    /// The server answered with this status (or the call failed on the way).
+    Status(Status),
+    /// Status OK, but the response failed a check: why.
+    Bad(String),
+}
+
+impl From<Status> for CallError {
+    fn from(s: Status) -> Self {
+        CallError::Status(s)
+    }
+}
+
+/// A successful call: a count worth showing (reports aggregated...), and whether its
+/// response was decoded and checked.
+struct Done {
+    count: u64,
+    checked: bool,
+}
+
+impl Done {
+    fn unchecked() -> Done {
+        Done {
+            count: 0,
+            checked: false,
+        }
+    }
+
+    fn checked(count: u64) -> Done {
+        Done {
+            count,
+            checked: true,
+        }
+    }
 }
 
 impl Workload {
@@ -727,23 +1048,92 @@ impl Workload {
         self.connections[(caller % self.connections.len() as u64) as usize].clone()
     }
 
-    fn registry(&self, caller: u64) -> ReportRegistryClient<Channel> {
-        ReportRegistryClient::new(self.channel(caller)).max_decoding_message_size(256 << 20)
+    /// One unary call of `path`; the response's bytes, undecoded.
+    async fn unary<M: prost::Message + 'static>(
+        &self,
+        caller: u64,
+        path: &'static str,
+        body: Wire<M>,
+        submitter: bool,
+    ) -> Result<Bytes, Status> {
+        let mut grpc =
+            tonic::client::Grpc::new(self.channel(caller)).max_decoding_message_size(256 << 20);
+        grpc.ready()
+            .await
+            .map_err(|e| Status::unavailable(format!("the connection is not ready: {e}")))?;
+        let mut request = Request::new(body);
+        if submitter {
+            request.metadata_mut().insert(
+                "x-nianbao-submitter",
+                tonic::metadata::MetadataValue::from_static(SUBMITTER),
+            );
+        }
+        let response = grpc
+            .unary(
+                request,
+                http::uri::PathAndQuery::from_static(path),
+                RawCodec::<M>::default(),
+            )
+            .await?;
+        Ok(response.into_inner())
     }
 
-    /// One request; `Ok` with a count worth showing (reports aggregated, listed...).
-    async fn call(&self, caller: u64, rng: &mut Rng) -> Result<u64, Status> {
-        match self.op(rng) {
+    /// One request. `sample`: decode and check the response (always done with
+    /// `--decode-responses`). A failed check is described on stderr the first time.
+    async fn call(&self, caller: u64, rng: &mut Rng, sample: bool) -> Result<Done, CallError> {
+        let op = self.op(rng);
+        let result = self
+            .exchange(op, caller, rng, sample || self.decode_responses)
+            .await;
+        if let Err(CallError::Bad(reason)) = &result {
+            if !self.reported_bad.swap(true, Ordering::Relaxed) {
+                eprintln!(
+                    "nianbao-load: a bad {} response (counted as `{BAD_RESPONSE}`; only the first is shown): {reason}",
+                    op.name()
+                );
+            }
+        }
+        result
+    }
+
+    async fn exchange(
+        &self,
+        op: Op,
+        caller: u64,
+        rng: &mut Rng,
+        check: bool,
+    ) -> Result<Done, CallError> {
+        match op {
             Op::Get => {
-                let name = self.names[rng.below(self.names.len())].clone();
-                let r = self
-                    .registry(caller)
-                    .get_report(GetReportRequest { name, revision: 0 })
+                let name = &self.names[rng.below(self.names.len())];
+                let request = GetReportRequest {
+                    name: name.clone(),
+                    revision: 0,
+                };
+                let body = self
+                    .unary(caller, GET_REPORT, Wire::Message(request), false)
                     .await?;
-                Ok(r.get_ref()
-                    .revision
-                    .as_ref()
-                    .map_or(0, |r| u64::from(r.revision)))
+                non_empty(&body)?;
+                if !check {
+                    return Ok(Done::unchecked());
+                }
+                let r: GetReportResponse = decoded(&body)?;
+                let Some(revision) = r.revision else {
+                    return bad(format!("GetReport {name}: no revision"));
+                };
+                if revision.name != *name {
+                    return bad(format!(
+                        "GetReport {name} answered with revision {} of {:?}",
+                        revision.revision, revision.name
+                    ));
+                }
+                if revision.report.is_none() {
+                    return bad(format!(
+                        "GetReport {name}: revision {} has no report",
+                        revision.revision
+                    ));
+                }
+                Ok(Done::checked(u64::from(revision.revision)))
             }
             Op::List => {
                 let resumed = self.tokens.lock().ok().and_then(|mut t| t.pop());
@@ -751,70 +1141,99 @@ impl Workload {
                     Some(x) => x,
                     None => (rng.below(self.filters.len()), String::new()),
                 };
-                let r = self
-                    .registry(caller)
-                    .list_reports(ListReportsRequest {
-                        filter: Some(self.filters[filter].clone()),
-                        page_size: self.page_size,
-                        page_token: token,
-                    })
-                    .await?
-                    .into_inner();
-                if !r.next_page_token.is_empty() {
+                let request = ListReportsRequest {
+                    filter: Some(self.filters[filter].clone()),
+                    page_size: self.page_size,
+                    page_token: token,
+                };
+                // An empty body is an answer: no reports, last page.
+                let body = self
+                    .unary(caller, LIST_REPORTS, Wire::Message(request), false)
+                    .await?;
+                let (next, done) = if check {
+                    let r: ListReportsResponse = decoded(&body)?;
+                    check_listing(&self.filters[filter], self.page_size, &r)?;
+                    (r.next_page_token, Done::checked(r.reports.len() as u64))
+                } else {
+                    let r: ListPageToken = decoded(&body)?;
+                    (r.next_page_token, Done::unchecked())
+                };
+                if !next.is_empty() {
                     if let Ok(mut t) = self.tokens.lock() {
                         if t.len() < 4096 {
-                            t.push((filter, r.next_page_token));
+                            t.push((filter, next));
                         }
                     }
                 }
-                Ok(r.reports.len() as u64)
+                Ok(done)
             }
             Op::Validate | Op::ValidateText => {
-                let input = match (&self.report, &self.text) {
-                    (Some(r), _) => validate_report_request::Input::Report(r.clone()),
-                    (None, Some(t)) => validate_report_request::Input::Text(PublishedText {
-                        content: t.to_vec(),
-                        label: "nianbao-load".into(),
-                        ..Default::default()
-                    }),
-                    (None, None) => return Err(Status::internal("no report to send")),
-                };
-                let r = ReportValidatorClient::new(self.channel(caller))
-                    .max_decoding_message_size(256 << 20)
-                    .validate_report(ValidateReportRequest {
-                        input: Some(input),
-                        previous: None,
-                    })
+                let request = self
+                    .validate_body
+                    .clone()
+                    .ok_or_else(|| Status::internal("no report to send"))?;
+                let body = self
+                    .unary::<ValidateReportRequest>(
+                        caller,
+                        VALIDATE_REPORT,
+                        Wire::Encoded(request),
+                        false,
+                    )
                     .await?;
-                Ok(r.get_ref()
-                    .result
-                    .as_ref()
-                    .map_or(0, |v| u64::from(v.errors)))
+                non_empty(&body)?;
+                if !check {
+                    return Ok(Done::unchecked());
+                }
+                let r: ValidateReportResponse = decoded(&body)?;
+                let Some(result) = r.result else {
+                    return bad("ValidateReport: no result".into());
+                };
+                if result.rule_set_version.is_empty()
+                    || result.rule_set_version != self.rule_set_version
+                {
+                    return bad(format!(
+                        "ValidateReport: rule set {:?}, the server's is {:?}",
+                        result.rule_set_version, self.rule_set_version
+                    ));
+                }
+                if r.report.is_none() {
+                    return bad("ValidateReport: no report in the response".into());
+                }
+                Ok(Done::checked(u64::from(result.errors)))
             }
             Op::Submit => {
-                let template = self
-                    .report
+                let pieces = self
+                    .submit
                     .as_ref()
                     .ok_or_else(|| Status::internal("no report to send"))?;
                 let mut i = self.submitted.fetch_add(1, Ordering::Relaxed);
                 if let Some(a) = self.submit_agencies {
-                    i %= a.max(1) * 5;
+                    i %= a.max(1) * SUBMIT_YEARS;
                 }
-                let (agency, report) = generated(template, &self.submit_prefix, i, 5, 2021);
-                let mut request = Request::new(SubmitReportRequest {
-                    input: Some(nianbao::pb::submit_report_request::Input::Report(report)),
-                    agency_id: agency,
-                    ..Default::default()
-                });
-                request.metadata_mut().insert(
-                    "x-nianbao-submitter",
-                    tonic::metadata::MetadataValue::from_static(SUBMITTER),
-                );
-                let r = self.registry(caller).submit_report(request).await?;
-                Ok(r.get_ref()
-                    .revision
-                    .as_ref()
-                    .map_or(0, |r| u64::from(r.revision)))
+                let (name, request) = pieces.request(i).map_err(Status::internal)?;
+                let body = self
+                    .unary::<SubmitReportRequest>(
+                        caller,
+                        SUBMIT_REPORT,
+                        Wire::Encoded(request),
+                        true,
+                    )
+                    .await?;
+                non_empty(&body)?;
+                if !check {
+                    return Ok(Done::unchecked());
+                }
+                let r: SubmitReportResponse = decoded(&body)?;
+                let Some(revision) = r.revision else {
+                    return bad(format!("SubmitReport of {name}: no revision"));
+                };
+                if revision.name != name || revision.revision == 0 {
+                    return bad(format!(
+                        "SubmitReport of {name} stored revision {} of {:?}",
+                        revision.revision, revision.name
+                    ));
+                }
+                Ok(Done::checked(u64::from(revision.revision)))
             }
             Op::Aggregate => {
                 let (group_by, division_prefix_length) = match self.group_by {
@@ -825,19 +1244,39 @@ impl Workload {
                     Grouping::Level => (GroupBy::AgencyLevel, 0),
                     Grouping::Kind => (GroupBy::AgencyKind, 0),
                 };
-                let r = self
-                    .registry(caller)
-                    .aggregate_reports(AggregateReportsRequest {
-                        filter: None,
-                        group_by: group_by as i32,
-                        division_prefix_length,
-                    })
+                let request = AggregateReportsRequest {
+                    filter: None,
+                    group_by: group_by as i32,
+                    division_prefix_length,
+                };
+                // An empty body is an answer: an empty store.
+                let body = self
+                    .unary(caller, AGGREGATE_REPORTS, Wire::Message(request), false)
                     .await?;
-                Ok(u64::from(r.get_ref().reports))
+                if !check {
+                    // The count is shown for each call: read it, skipping the groups.
+                    let r: AggregateCount = decoded(&body)?;
+                    return Ok(Done {
+                        count: u64::from(r.reports),
+                        checked: false,
+                    });
+                }
+                let r: AggregateReportsResponse = decoded(&body)?;
+                let grouped: u64 = r.groups.iter().map(|g| u64::from(g.reports)).sum();
+                if grouped != u64::from(r.reports) {
+                    return bad(format!(
+                        "AggregateReports: {} reports, but its groups hold {grouped}",
+                        r.reports
+                    ));
+                }
+                Ok(Done::checked(u64::from(r.reports)))
             }
             Op::Echo => {
                 let r = echo_call(self.channel(caller), self.echo.clone()).await?;
-                Ok(r.get_ref().payload.len() as u64)
+                Ok(Done {
+                    count: r.get_ref().payload.len() as u64,
+                    checked: false,
+                })
             }
         }
     }
@@ -905,6 +1344,8 @@ fn list_filters() -> Vec<ReportFilter> {
 struct Recorder {
     latency: Histogram<u64>,
     ok: u64,
+    /// Of the ok calls, those whose response was decoded and checked.
+    checked: u64,
     errors: BTreeMap<String, u64>,
     last_done: Option<Instant>,
 }
@@ -916,19 +1357,22 @@ impl Recorder {
             latency: Histogram::new_with_bounds(1, 600_000_000_000, 3)
                 .map_err(|e| format!("cannot make a histogram: {e}"))?,
             ok: 0,
+            checked: 0,
             errors: BTreeMap::new(),
             last_done: None,
         })
     }
 
-    fn record(&mut self, result: &Result<u64, Status>, latency: Duration, done: Instant) {
+    fn record(&mut self, result: &Result<Done, CallError>, latency: Duration, done: Instant) {
         match result {
-            Ok(_) => {
+            Ok(d) => {
                 self.ok += 1;
+                self.checked += u64::from(d.checked);
                 self.latency
                     .saturating_record(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX));
             }
-            Err(s) => *self.errors.entry(code_name(s.code())).or_default() += 1,
+            Err(CallError::Status(s)) => *self.errors.entry(code_name(s.code())).or_default() += 1,
+            Err(CallError::Bad(_)) => *self.errors.entry(BAD_RESPONSE.into()).or_default() += 1,
         }
         self.last_done = Some(self.last_done.map_or(done, |d| d.max(done)));
     }
@@ -936,6 +1380,7 @@ impl Recorder {
     fn merge(&mut self, other: &Recorder) {
         let _ = self.latency.add(&other.latency);
         self.ok += other.ok;
+        self.checked += other.checked;
         for (k, v) in &other.errors {
             *self.errors.entry(k.clone()).or_default() += v;
         }
@@ -1006,6 +1451,9 @@ struct Outcome {
     scenario: Scenario,
     plan: Plan,
     connections: usize,
+    /// Whether every response was decoded (the echo client always decodes its
+    /// one-field message).
+    decode_responses: bool,
     rec: Recorder,
     elapsed: f64,
     client_cpu: Option<f64>,
@@ -1090,6 +1538,8 @@ impl Outcome {
             "duration_s": self.elapsed,
             "ok": self.rec.ok,
             "errors": self.rec.errors,
+            "decode_responses": self.decode_responses,
+            "checked_responses": self.rec.checked,
             "requests_per_s": self.rps(),
             "latency_us": {
                 "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p999": q(0.999),
@@ -1153,27 +1603,37 @@ async fn measure(
                 tasks.push(tokio::spawn(async move {
                     let mut rng = Rng::new(caller as u64 + 1);
                     let mut local = Recorder::new()?;
+                    // Checked: the first response, the first measured one, 1 in CHECK_EVERY.
+                    let (mut seq, mut measured) = (0u64, false);
                     loop {
                         let sent = Instant::now();
                         if sent >= end {
                             break;
                         }
-                        let result = w.call(caller as u64, &mut rng).await;
+                        let sample = seq % CHECK_EVERY == 0 || (sent >= start && !measured);
+                        measured |= sent >= start;
+                        seq += 1;
+                        let result = w.call(caller as u64, &mut rng, sample).await;
                         let done = Instant::now();
                         let latency = done - sent;
                         if w.print_each {
                             let n = w.calls.fetch_add(1, Ordering::Relaxed) + 1;
                             match &result {
-                                Ok(k) => println!(
-                                    "  call {n}: {:.1} ms ({k} reports){}",
+                                Ok(d) => println!(
+                                    "  call {n}: {:.1} ms ({} reports){}",
                                     latency.as_secs_f64() * 1e3,
+                                    d.count,
                                     if sent < start { " [warm-up]" } else { "" }
                                 ),
-                                Err(s) => println!(
+                                Err(CallError::Status(s)) => println!(
                                     "  call {n}: {:?} after {:.1} ms: {}",
                                     s.code(),
                                     latency.as_secs_f64() * 1e3,
                                     s.message()
+                                ),
+                                Err(CallError::Bad(reason)) => println!(
+                                    "  call {n}: {BAD_RESPONSE} after {:.1} ms: {reason}",
+                                    latency.as_secs_f64() * 1e3,
                                 ),
                             }
                         }
@@ -1206,11 +1666,15 @@ async fn measure(
                     .map_err(|e| format!("cannot make a histogram: {e}"))?;
                 let mut k: u64 = 0;
                 let mut tasks = Vec::new();
+                // Checked: the first request, the first measured one, 1 in CHECK_EVERY.
+                let mut measured = false;
                 loop {
                     let due = t0 + Duration::from_secs_f64(k as f64 / rate);
                     if due >= end {
                         break;
                     }
+                    let sample = k % CHECK_EVERY == 0 || (due >= start && !measured);
+                    measured |= due >= start;
                     let now = Instant::now();
                     if due > now {
                         std::thread::sleep(due - now);
@@ -1230,7 +1694,7 @@ async fn measure(
                     let (w, recorders) = (w.clone(), recorders.clone());
                     tasks.push(handle.spawn(async move {
                         let mut rng = Rng::new(k.wrapping_mul(0x2545_f491_4f6c_dd1d) + 1);
-                        let result = w.call(k, &mut rng).await;
+                        let result = w.call(k, &mut rng, sample).await;
                         let done = Instant::now();
                         drop(permit);
                         if due >= start {
@@ -1278,6 +1742,7 @@ async fn measure(
         scenario: workload.scenario,
         plan,
         connections: workload.connections.len(),
+        decode_responses: workload.decode_responses || workload.scenario == Scenario::Echo,
         rec,
         elapsed,
         client_cpu,
@@ -1328,18 +1793,37 @@ async fn prepare(
             prost::Message::encoded_len(sample.get_ref())
         );
     }
-    let report = match scenario {
-        Scenario::Validate | Scenario::Submit => Some(template(&args.report)?),
+    // validate, validate-text: the same request every time, encoded once.
+    let validate_input = match scenario {
+        Scenario::Validate => Some(validate_report_request::Input::Report(template(
+            &args.report,
+        )?)),
+        Scenario::ValidateText => Some(validate_report_request::Input::Text(PublishedText {
+            content: std::fs::read(&args.report)
+                .map_err(|e| format!("cannot read {}: {e}", args.report.display()))?,
+            label: "nianbao-load".into(),
+            ..Default::default()
+        })),
         _ => None,
     };
-    let text = match scenario {
-        Scenario::ValidateText => {
-            Some(Bytes::from(std::fs::read(&args.report).map_err(|e| {
-                format!("cannot read {}: {e}", args.report.display())
-            })?))
+    let validate_body = validate_input.map(|input| {
+        Bytes::from(prost::Message::encode_to_vec(&ValidateReportRequest {
+            input: Some(input),
+            previous: None,
+        }))
+    });
+    let mut rule_set_version = String::new();
+    if validate_body.is_some() {
+        rule_set_version = ReportValidatorClient::new(connections[0].clone())
+            .list_rules(ListRulesRequest::default())
+            .await
+            .map_err(|s| format!("ListRules failed: {:?}: {}", s.code(), s.message()))?
+            .into_inner()
+            .rule_set_version;
+        if rule_set_version.is_empty() {
+            return Err(format!("{addr} announces no rule-set version (ListRules)"));
         }
-        _ => None,
-    };
+    }
     let submit_prefix = match &args.agency_prefix {
         Some(p) => p.clone(),
         None => {
@@ -1354,6 +1838,41 @@ async fn prepare(
             "`{submit_prefix}` cannot start an agency id (a-z, 0-9 and -)"
         ));
     }
+    let submit = match scenario {
+        Scenario::Submit => {
+            let t = template(&args.report)?;
+            let pieces = SubmitBodies::new(&t, submit_prefix.clone());
+            // The pieces must make the request the typed message would be.
+            let (name, bytes) = pieces.request(7)?;
+            let (agency, report) =
+                generated(&t, &submit_prefix, 7, SUBMIT_YEARS, SUBMIT_FIRST_YEAR);
+            let typed = SubmitReportRequest {
+                input: Some(submit_report_request::Input::Report(report)),
+                agency_id: agency.clone(),
+                ..Default::default()
+            };
+            let decoded = <SubmitReportRequest as prost::Message>::decode(bytes.clone())
+                .map_err(|e| format!("a pre-encoded SubmitReport request does not decode: {e}"))?;
+            if decoded != typed || name != format!("agencies/{agency}/reports/2023") {
+                return Err("a pre-encoded SubmitReport request differs from the typed one".into());
+            }
+            Some(pieces)
+        }
+        _ => None,
+    };
+    if scenario != Scenario::Echo {
+        eprintln!(
+            "{}: {}",
+            scenario.name(),
+            if args.decode_responses {
+                "every response decoded and checked (--decode-responses)".to_string()
+            } else {
+                format!(
+                    "responses not decoded; each caller's first, its first measured and 1 in {CHECK_EVERY} decoded and checked"
+                )
+            }
+        );
+    }
     Ok(Workload {
         scenario,
         connections,
@@ -1362,9 +1881,9 @@ async fn prepare(
         tokens: Mutex::new(Vec::new()),
         page_size: args.page_size,
         get_percent: args.get_percent.min(100),
-        report,
-        text,
-        submit_prefix,
+        validate_body,
+        rule_set_version,
+        submit,
         submit_agencies: args.agencies,
         submitted: AtomicU64::new(0),
         group_by: args.group_by,
@@ -1372,6 +1891,8 @@ async fn prepare(
             payload: Bytes::from(vec![b'e'; args.echo_bytes]),
             reply_bytes: args.echo_reply_bytes.min(ECHO_MAX_REPLY as u32),
         },
+        decode_responses: args.decode_responses,
+        reported_bad: AtomicBool::new(false),
         print_each: scenario == Scenario::Aggregate,
         calls: AtomicU64::new(0),
     })
