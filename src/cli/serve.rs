@@ -58,6 +58,11 @@ pub struct ServeArgs {
     #[arg(long, env = "NIANBAO_DECODED_CACHE", default_value_t = 4096)]
     decoded_cache: usize,
 
+    /// Microseconds a flush waits, when several writes wait for it, so that the writes
+    /// committing meanwhile share its fdatasync (0: never wait).
+    #[arg(long, env = "NIANBAO_COMMIT_DELAY_US", default_value_t = 3000)]
+    commit_delay_us: u64,
+
     /// Hours a request_id is remembered for idempotent retries.
     #[arg(long, env = "NIANBAO_IDEMPOTENCY_HOURS", default_value_t = 24)]
     idempotency_hours: u64,
@@ -99,6 +104,7 @@ impl ServeArgs {
             cache_bytes: self.cache_mb.saturating_mul(1024 * 1024),
             decoded_cache: self.decoded_cache,
             idempotency_window: Duration::from_secs(self.idempotency_hours.saturating_mul(3600)),
+            commit_delay: Duration::from_micros(self.commit_delay_us.min(1_000_000)),
             watch_buffer: self.watch_buffer,
         }
     }

@@ -56,6 +56,8 @@ pub struct Config {
     pub decoded_cache: usize,
     /// How long a `request_id` is remembered for idempotent retries.
     pub idempotency_window: Duration,
+    /// Group commit: how long a flush waits for more writers when several wait for it.
+    pub commit_delay: Duration,
     /// Events a watcher may be behind before its stream is refilled from the log.
     pub watch_buffer: usize,
 }
@@ -75,6 +77,7 @@ impl Default for Config {
             cache_bytes: crate::store::DEFAULT_CACHE_CAPACITY,
             decoded_cache: crate::store::DEFAULT_DECODED_CACHE,
             idempotency_window: crate::store::DEFAULT_IDEMPOTENCY_WINDOW,
+            commit_delay: crate::store::DEFAULT_COMMIT_DELAY,
             watch_buffer: 256,
         }
     }
@@ -130,6 +133,7 @@ pub async fn serve_on(
         cache_capacity: config.cache_bytes,
         idempotency_window: config.idempotency_window,
         decoded_cache: config.decoded_cache,
+        commit_delay: config.commit_delay,
         ..StoreConfig::new(&config.data_dir)
     };
     let store = match Store::open(&store_config) {

@@ -36,6 +36,8 @@ struct FlushState {
     started: u64,
     /// Highest flush number any writer waits for.
     wanted: u64,
+    /// Writers that asked for the next flush (since the last one started).
+    asking: usize,
     shutdown: bool,
 }
 
@@ -77,6 +79,7 @@ impl GroupCommit {
         let mut st = self.lock();
         let target = st.started + 1;
         st.wanted = st.wanted.max(target);
+        st.asking += 1;
         drop(st);
         self.wake.notify_one();
         target
@@ -160,7 +163,14 @@ pub(crate) struct FlusherParts {
     /// Runs now and then between flushes (idempotency purge).
     pub housekeeping: Box<dyn FnMut() + Send>,
     pub housekeeping_every: Duration,
+    /// How long a flush waits before it starts when at least [`COMMIT_SIBLINGS`]
+    /// writers wait for it (zero: never).
+    pub commit_delay: Duration,
 }
+
+/// Writers waiting for a flush from which it waits [`FlusherParts::commit_delay`]
+/// before starting. A lone writer is flushed at once.
+pub(crate) const COMMIT_SIBLINGS: usize = 4;
 
 impl Flusher {
     pub(crate) fn start(
@@ -228,7 +238,15 @@ fn run(shared: &GroupCommit, mut parts: FlusherParts, mut sync: DiskSync) {
                 }
             }
             if st.wanted > st.started {
+                if st.asking >= COMMIT_SIBLINGS && !parts.commit_delay.is_zero() && !st.shutdown {
+                    // Busy: let the writers about to commit join this flush (they ask for
+                    // `started + 1`, which is still this one) rather than the next.
+                    drop(st);
+                    std::thread::sleep(parts.commit_delay);
+                    st = shared.lock();
+                }
                 st.started += 1;
+                st.asking = 0;
                 Some(st.started)
             } else if st.shutdown {
                 return;

@@ -145,7 +145,15 @@ pub struct StoreConfig {
     /// Decoded revisions kept in memory for reads (revisions never change, so a
     /// cached one is never stale). Default [`DEFAULT_DECODED_CACHE`]; 0 turns it off.
     pub decoded_cache: usize,
+    /// Group commit under load: when several writers wait for the next flush, it waits
+    /// this long first, so that the writers committing meanwhile share it (one flush
+    /// and fdatasync for more of them: more writes per second, each a little later).
+    /// A lone writer is flushed at once. Default [`DEFAULT_COMMIT_DELAY`]; zero: never.
+    pub commit_delay: Duration,
 }
+
+/// Default [`StoreConfig::commit_delay`]: 3 ms.
+pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_millis(3);
 
 /// Default [`StoreConfig::decoded_cache`]: 4,096 revisions (a realistic revision
 /// takes 30-60 KiB decoded).
@@ -160,6 +168,7 @@ impl StoreConfig {
             idempotency_window: DEFAULT_IDEMPOTENCY_WINDOW,
             segment_size: DEFAULT_SEGMENT_SIZE,
             decoded_cache: DEFAULT_DECODED_CACHE,
+            commit_delay: DEFAULT_COMMIT_DELAY,
         }
     }
 }
@@ -412,6 +421,7 @@ impl Store {
                     }
                 }),
                 housekeeping_every: Duration::from_secs(60),
+                commit_delay: cfg.commit_delay,
             },
         )?;
         let store = Store {

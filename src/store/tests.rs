@@ -525,6 +525,73 @@ fn group_commit_shares_flushes_between_concurrent_writers() {
     assert_eq!(store.stats().unwrap().revisions, writers);
 }
 
+/// 8 submissions at once, then 20 more one every 10 ms, on a store with this commit
+/// delay; the number of flushes they took.
+fn busy_then_trickling_submits(commit_delay: Duration) -> u64 {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreConfig {
+        commit_delay,
+        ..StoreConfig::new(dir.path().join("store"))
+    })
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let before = store.inner.commit.completed();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..28u64)
+            .map(|i| {
+                let s = store.clone();
+                tokio::spawn(async move {
+                    if i >= 8 {
+                        tokio::time::sleep(Duration::from_millis(10 * (i - 7))).await;
+                    }
+                    let n = format!("agencies/w{i}/reports/2023");
+                    s.submit(sub(&n, None, 0, &n)).await.unwrap();
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    assert_eq!(store.stats().unwrap().revisions, 28);
+    store.inner.commit.completed() - before
+}
+
+#[test]
+fn a_busy_flush_waits_for_the_writers_about_to_commit() {
+    // Without the delay each late writer, arriving alone, gets a flush of its own.
+    // With it, the flush that the first writers wait for holds on for half a second,
+    // and every writer arriving in the next 200 ms joins it.
+    let flushes = busy_then_trickling_submits(Duration::from_millis(500));
+    assert!(flushes <= 4, "28 writers took {flushes} flushes");
+}
+
+#[test]
+fn a_lone_writer_does_not_wait_for_the_commit_delay() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreConfig {
+        commit_delay: Duration::from_secs(3600),
+        ..StoreConfig::new(dir.path().join("store"))
+    })
+    .unwrap();
+    let rt = rt();
+    rt.block_on(async {
+        for i in 0..3 {
+            let n = format!("agencies/lone/reports/{}", 2021 + i);
+            // Would wait an hour if a lone writer's flush waited for company.
+            tokio::time::timeout(Duration::from_secs(60), store.submit(sub(&n, None, 0, &n)))
+                .await
+                .expect("flushed without the delay")
+                .unwrap();
+        }
+    });
+    assert_eq!(store.stats().unwrap().revisions, 3);
+}
+
 #[test]
 fn revisions_encoded_in_parts_equal_their_whole_encoding() {
     let dir = tempfile::tempdir().unwrap();
