@@ -21,6 +21,7 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use super::registry::Registry;
+use super::status::ApiError;
 use crate::pb::report_registry_server::ReportRegistryServer;
 use crate::pb::{GetReportRequest, GetReportResponse, ReportState};
 use crate::store::{EncodedRevision, StoreError};
@@ -106,9 +107,14 @@ impl Decoder for StoredCodec {
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<GetReportRequest>, Status> {
+        // As the generated path answers (through `edge::caller_errors`): a field
+        // violation, with its reason.
         let request =
             GetReportRequest::decode(src.copy_to_bytes(src.remaining())).map_err(|e| {
-                Status::invalid_argument(format!("the request is not a GetReportRequest: {e}"))
+                Status::from(ApiError::field(
+                    "request",
+                    format!("not a valid protobuf message of the method's request type (GetReportRequest): {e}"),
+                ))
             })?;
         Ok(Some(request))
     }
