@@ -628,7 +628,7 @@ fn seed(args: SeedArgs) -> Fallible<()> {
                                 ..Default::default()
                             });
                             request.metadata_mut().insert(
-                                "x-nianbao-submitter",
+                                nianbao::service::registry::SUBMITTER_HEADER,
                                 SUBMITTER.parse().map_err(|_| "bad header")?,
                             );
                             client.clone().submit_report(request).await.map_err(|s| {
@@ -1064,7 +1064,7 @@ impl Workload {
         let mut request = Request::new(body);
         if submitter {
             request.metadata_mut().insert(
-                "x-nianbao-submitter",
+                nianbao::service::registry::SUBMITTER_HEADER,
                 tonic::metadata::MetadataValue::from_static(SUBMITTER),
             );
         }

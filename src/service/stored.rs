@@ -12,16 +12,16 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use prost::bytes::{Buf, BufMut};
+use prost::bytes::BufMut;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message;
-use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codec::{Codec, CompressionEncoding, EncodeBuf, Encoder};
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status};
+use tonic_prost::ProstDecoder;
 use tracing::Instrument;
 
 use super::registry::Registry;
-use super::status::ApiError;
 use crate::pb::report_registry_server::ReportRegistryServer;
 use crate::pb::{GetReportRequest, GetReportResponse, ReportState};
 use crate::store::{EncodedRevision, StoreError};
@@ -72,7 +72,8 @@ impl StoredGetReport {
     }
 }
 
-/// Decodes `GetReportRequest`s, encodes [`StoredGetReport`]s.
+/// Encodes [`StoredGetReport`]s; decodes requests as the generated path does (prost's
+/// decoder, whose errors `edge::caller_errors` turns into field violations).
 #[derive(Debug, Default, Clone, Copy)]
 struct StoredCodec;
 
@@ -80,14 +81,14 @@ impl Codec for StoredCodec {
     type Encode = StoredGetReport;
     type Decode = GetReportRequest;
     type Encoder = StoredCodec;
-    type Decoder = StoredCodec;
+    type Decoder = ProstDecoder<GetReportRequest>;
 
     fn encoder(&mut self) -> Self::Encoder {
         StoredCodec
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        StoredCodec
+        ProstDecoder::default()
     }
 }
 
@@ -99,24 +100,6 @@ impl Encoder for StoredCodec {
         dst.reserve(item.encoded_len());
         item.encode(dst);
         Ok(())
-    }
-}
-
-impl Decoder for StoredCodec {
-    type Item = GetReportRequest;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<GetReportRequest>, Status> {
-        // As the generated path answers (through `edge::caller_errors`): a field
-        // violation, with its reason.
-        let request =
-            GetReportRequest::decode(src.copy_to_bytes(src.remaining())).map_err(|e| {
-                Status::from(ApiError::field(
-                    "request",
-                    format!("not a valid protobuf message of the method's request type (GetReportRequest): {e}"),
-                ))
-            })?;
-        Ok(Some(request))
     }
 }
 

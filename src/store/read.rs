@@ -18,7 +18,8 @@ pub struct EncodedRevision(sled::IVec);
 
 impl EncodedRevision {
     /// Wraps an encoded `ReportRevision` (the store makes these; tests too).
-    pub fn from_bytes(bytes: &[u8]) -> EncodedRevision {
+    #[cfg(test)]
+    pub(crate) fn from_bytes(bytes: &[u8]) -> EncodedRevision {
         EncodedRevision(sled::IVec::from(bytes))
     }
 
