@@ -1,4 +1,4 @@
-//! Parse throughput on the real corpus (`../shared/corpus`), grouped by layout:
+//! Parse throughput on the real corpus (`tests/corpus`), grouped by layout:
 //! `parse/text` (every .txt report: pipe-cells, flat, mixed, spaced, markdown,
 //! pdf-text, GB18030) and `parse/html` (the Word-style HTML renders). Each group
 //! has one benchmark per file and `all` (every file of the group per iteration);
@@ -17,7 +17,7 @@ use nianbao::parse::{parse, ParseOptions};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const CORPUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
+const CORPUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
 const HTML_FILES: [&str; 2] = ["004_render.html", "020_render.html"];
 
 /// (file name, bytes) of the corpus files of one layout group, sorted by name.

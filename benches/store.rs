@@ -37,7 +37,7 @@ use sha2::{Digest, Sha256};
 
 const CORPUS_REPORT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/corpus/000_2b6e7661ff84f527.txt"
+    "/tests/corpus/000_2b6e7661ff84f527.txt"
 );
 
 /// Province codes the generated reports are spread over (31 Shanghai to 37 Shandong):

@@ -1,4 +1,4 @@
-//! Validation time on the real corpus (`../shared/corpus`): `validate/corpus` runs
+//! Validation time on the real corpus (`tests/corpus`): `validate/corpus` runs
 //! the full rule catalogue on every parsed corpus report (text and HTML renders)
 //! as `nianbao validate` does, with the parse's cell locations and diagnostics.
 //! Parsing happens once, before measuring; the time criterion reports is the mean
@@ -20,7 +20,7 @@ use nianbao::validate::{validate, Input, Options};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const CORPUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
+const CORPUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
 
 /// Every corpus report (`.txt`, `.html`), parsed, by file name.
 fn parsed_corpus() -> Vec<(ParseResult, AnnualReport)> {

@@ -25,3 +25,6 @@ pub mod parse;
 pub mod service;
 pub mod store;
 pub mod validate;
+
+#[cfg(test)]
+mod testdata;

@@ -11,18 +11,18 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_nianbao");
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
 /// The top-level fields of `nianbao.v1.ParseResult` in proto3 JSON.
 const PARSE_RESULT_KEYS: [&str; 3] = ["report", "diagnostics", "cellLocations"];
 
 // === helpers ===
 
-/// A corpus file; fails clearly when `../shared` is not beside the repository.
+/// A corpus file (`tests/corpus`); fails clearly when it is missing.
 fn corpus(name: &str) -> String {
     let path = Path::new(CORPUS).join(name);
     assert!(
         path.is_file(),
-        "corpus file {} is missing: these tests expect the shared corpus at {CORPUS}",
+        "corpus file {} is missing: these tests read the corpus at {CORPUS}",
         path.display()
     );
     utf8(path)

@@ -1,4 +1,4 @@
-//! The real corpus: every input of every `../shared/corpus/expected/NNN.json`
+//! The real corpus: every input of every `tests/corpus/expected/NNN.json`
 //! parses to the published value of every table cell.
 //!
 //! Per cell of the truth file: `null` -> the report leaves it absent; a number ->

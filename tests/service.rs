@@ -21,12 +21,12 @@ use nianbao::pb::{
 };
 use nianbao::service::{serve_on, Config};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
 
 fn corpus(name: &str) -> Vec<u8> {
     let path = Path::new(CORPUS).join(name);
     std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("the shared corpus is missing {}: {e}", path.display()))
+        .unwrap_or_else(|e| panic!("the corpus file {} is missing: {e}", path.display()))
 }
 
 /// A running server and a way to stop it.

@@ -907,14 +907,7 @@ mod tests {
 
     #[test]
     fn document_counts_match_reference_on_the_corpus() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let Ok(bytes) = std::fs::read(e.path()) else {
-                continue;
-            };
+        for (_, bytes) in crate::testdata::corpus_reports() {
             let text = String::from_utf8_lossy(&bytes);
             for row in &PROACTIVE_ROWS {
                 assert_eq!(prose_evidence(&text, row), reference(&text, row));

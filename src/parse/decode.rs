@@ -178,23 +178,7 @@ fn looks_binary(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
-
-    /// The shared corpus directory, read from ../shared/corpus (or $NIANBAO_CORPUS); a missing corpus fails the test.
-    fn corpus_file(name: &str) -> Option<Vec<u8>> {
-        let mut dirs = Vec::new();
-        if let Ok(dir) = std::env::var("NIANBAO_CORPUS") {
-            dirs.push(PathBuf::from(dir));
-        }
-        dirs.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
-        for dir in dirs {
-            if let Ok(bytes) = std::fs::read(dir.join(name)) {
-                return Some(bytes);
-            }
-        }
-        // Never skip into green: the corpus ships beside the repository.
-        panic!("corpus file {name} not found in ../shared/corpus (or $NIANBAO_CORPUS)");
-    }
+    use crate::testdata::corpus_file;
 
     /// Text after the first line (the corpus `# source:` line may differ between copies).
     fn after_first_line(s: &str) -> &str {
@@ -203,12 +187,8 @@ mod tests {
 
     #[test]
     fn gb18030_corpus_file_detected_without_hint() {
-        let (Some(gbk), Some(utf8)) = (
-            corpus_file("009_gbk.txt"),
-            corpus_file("009_pingtan_jingjifazhanju_2022.txt"),
-        ) else {
-            return;
-        };
+        let gbk = corpus_file("009_gbk.txt");
+        let utf8 = corpus_file("009_pingtan_jingjifazhanju_2022.txt");
         let d = decode(&gbk, None).unwrap();
         assert_eq!(d.encoding, "gb18030");
         assert!(!d.had_errors);
@@ -219,9 +199,7 @@ mod tests {
 
     #[test]
     fn utf8_corpus_file_is_utf8() {
-        let Some(utf8) = corpus_file("009_pingtan_jingjifazhanju_2022.txt") else {
-            return;
-        };
+        let utf8 = corpus_file("009_pingtan_jingjifazhanju_2022.txt");
         let d = decode(&utf8, None).unwrap();
         assert_eq!(d.encoding, "UTF-8");
         assert!(!d.had_errors);

@@ -1457,22 +1457,10 @@ impl<'a> Walker<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
-    /// A shared corpus file, read from ../shared/corpus (or $NIANBAO_CORPUS); a missing corpus fails the test.
-    fn corpus(name: &str) -> Option<String> {
-        let mut dirs = Vec::new();
-        if let Ok(dir) = std::env::var("NIANBAO_CORPUS") {
-            dirs.push(PathBuf::from(dir));
-        }
-        dirs.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
-        for dir in dirs {
-            if let Ok(text) = std::fs::read_to_string(dir.join(name)) {
-                return Some(text);
-            }
-        }
-        // Never skip into green: the corpus ships beside the repository.
-        panic!("corpus file {name} not found in ../shared/corpus (or $NIANBAO_CORPUS)");
+    /// A corpus file as text (`tests/corpus`); a missing file fails the test.
+    fn corpus(name: &str) -> String {
+        String::from_utf8(crate::testdata::corpus_file(name)).expect("a UTF-8 corpus file")
     }
 
     /// The lines of `text`.
@@ -1517,11 +1505,13 @@ mod tests {
     #[test]
     fn looks_like_html_on_corpus_and_fragments() {
         for name in ["004_render.html", "020_render.html"] {
-            if let Some(src) = corpus(name) {
+            {
+                let src = corpus(name);
                 assert!(looks_like_html(&src), "{name}");
             }
         }
-        if let Some(src) = corpus("010_shanghai_shizhengfubangongting_2019.txt") {
+        {
+            let src = corpus("010_shanghai_shizhengfubangongting_2019.txt");
             assert!(looks_like_html(&src));
         }
         for name in [
@@ -1529,7 +1519,8 @@ mod tests {
             "004_pingtan_2022.txt",
             "015_shuyangxian_2025.txt",
         ] {
-            if let Some(src) = corpus(name) {
+            {
+                let src = corpus(name);
                 assert!(!looks_like_html(&src), "{name}");
             }
         }
@@ -1547,9 +1538,7 @@ mod tests {
 
     #[test]
     fn word_export_004_rows_are_pipe_lines() {
-        let Some(src) = corpus("004_render.html") else {
-            return;
-        };
+        let src = corpus("004_render.html");
         let ex = extract(&src);
         // 表三 (rowspan/colspan not expanded, each cell once, in source order).
         assert_line(
@@ -1607,9 +1596,7 @@ mod tests {
 
     #[test]
     fn word_export_020_rows_are_pipe_lines() {
-        let Some(src) = corpus("020_render.html") else {
-            return;
-        };
+        let src = corpus("020_render.html");
         let ex = extract(&src);
         assert_line(
             &ex,
@@ -1630,9 +1617,7 @@ mod tests {
 
     #[test]
     fn js_string_page_010_keeps_blank_cells() {
-        let Some(src) = corpus("010_shanghai_shizhengfubangongting_2019.txt") else {
-            return;
-        };
+        let src = corpus("010_shanghai_shizhengfubangongting_2019.txt");
         let ex = extract(&src);
         // `&nbsp;` cells stay empty cells: blank is absent, not zero.
         assert_line(
@@ -1671,7 +1656,8 @@ mod tests {
 
     #[test]
     fn source_offset_maps_cells_back_to_their_text() {
-        if let Some(src) = corpus("004_render.html") {
+        {
+            let src = corpus("004_render.html");
             let ex = extract(&src);
             let row = "| 一、本年新收政府信息公开申请数量 |";
             for (needle, expect) in [
@@ -1700,7 +1686,8 @@ mod tests {
             let pos = ex.text.find("无收取信息处理费").unwrap();
             assert!(src[ex.source_offset(pos)..].starts_with("无收取信息处理费"));
         }
-        if let Some(src) = corpus("010_shanghai_shizhengfubangongting_2019.txt") {
+        {
+            let src = corpus("010_shanghai_shizhengfubangongting_2019.txt");
             // Through the JavaScript unescaping, back to the original file's offsets.
             let ex = extract(&src);
             let row = "| 一、本年新收政府信息公开申请数量 |";
@@ -1972,7 +1959,8 @@ mod tests {
     #[test]
     fn guard_leaves_ordinary_pages_alone() {
         for name in ["004_render.html", "020_render.html"] {
-            if let Some(src) = corpus(name) {
+            {
+                let src = corpus(name);
                 assert!(guard(&src).is_none(), "{name}");
             }
         }

@@ -15,8 +15,8 @@ use nianbao::format::{CellKind, CellRef, CellValue};
 use nianbao::parse::{parse, ParseOptions};
 use nianbao::pb::{self, FormatVersion, MoneyUnit, Severity};
 
-/// The shared corpus, next to the crate.
-pub const CORPUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
+/// The corpus of real published reports (`tests/corpus`, with `expected/`).
+pub const CORPUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
 
 /// Field path of the V2021 fee cell (万元, with `fen`).
 pub const FEE_PATH: &str = "proactive.administrative_fees.amount";
@@ -28,7 +28,7 @@ pub fn corpus_dir() -> PathBuf {
     assert!(
         dir.is_dir(),
         "corpus directory not found at {}: the corpus tests read the real reports and \
-         their truth files from ../shared/corpus (relative to the crate); check it out there",
+         their truth files from tests/corpus, which the repository carries",
         dir.display()
     );
     dir

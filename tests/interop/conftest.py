@@ -7,7 +7,7 @@ The servers are started by run.sh, which exports:
   NIANBAO_INTEROP_SMALL_LIMIT that limit, in bytes
   NIANBAO_INTEROP_SLOW_ADDR   host:port of a server started with --request-timeout-secs 1
   NIANBAO_INTEROP_GEN         where to generate the stubs (default: a temp dir)
-  NIANBAO_INTEROP_CORPUS      the corpus (default: ../shared/corpus beside the repo)
+  NIANBAO_INTEROP_CORPUS      the corpus (default: tests/corpus in the repository)
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import pytest
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 PROTO_DIR = REPO / "proto"
-CORPUS = pathlib.Path(os.environ.get("NIANBAO_INTEROP_CORPUS", REPO.parent / "shared" / "corpus"))
+CORPUS = pathlib.Path(os.environ.get("NIANBAO_INTEROP_CORPUS", REPO / "tests" / "corpus"))
 
 # The client accepts responses as large as the server may send (--max-response-bytes).
 CHANNEL_OPTIONS = [

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 pub const CORPUS_REPORT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/corpus/000_2b6e7661ff84f527.txt"
+    "/tests/corpus/000_2b6e7661ff84f527.txt"
 );
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

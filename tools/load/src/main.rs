@@ -70,7 +70,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const DEFAULT_REPORT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/corpus/000_2b6e7661ff84f527.txt"
+    "/../../tests/corpus/000_2b6e7661ff84f527.txt"
 );
 
 /// Real county-level division codes (行政区划代码) of ten provinces; generated
