@@ -14,7 +14,7 @@ use std::str::FromStr;
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::parse::meta::valid_credit_code;
+use crate::format::credit_code;
 use crate::pb::AnnualReport;
 
 /// Earliest and latest report years a name may carry (the regulation dates from 2008;
@@ -44,7 +44,7 @@ pub struct AgencyId(String);
 impl AgencyId {
     /// Accepts a unified social credit code or a chosen id (`[a-z0-9-]{1,63}`).
     pub fn parse(s: &str) -> Result<Self, NameError> {
-        if is_chosen_id(s) || (s.len() == 18 && valid_credit_code(s)) {
+        if is_chosen_id(s) || (s.len() == 18 && credit_code::is_valid(s)) {
             Ok(Self(s.to_string()))
         } else {
             Err(NameError::AgencyId(s.to_string()))

@@ -7,6 +7,7 @@
 //! proto field path of the cell.
 
 mod cells;
+pub mod credit_code;
 pub mod narrative;
 pub mod projection;
 mod relations;

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use super::lexicon::{Compact, Hit, Key};
-use crate::format::SECTIONS;
+use crate::format::{credit_code, SECTIONS};
 use crate::pb::{self, AdministrativeLevel, AgencyKind, SectionId};
 
 fn re(cell: &'static OnceLock<Option<Regex>>, pat: &str) -> Option<&'static Regex> {
@@ -143,22 +143,7 @@ pub fn credit_code(text: &str) -> Option<String> {
     static C: OnceLock<Option<Regex>> = OnceLock::new();
     let r = re(&C, r"统一社会信用代码\s*[:：]?\s*([0-9A-HJ-NPQRTUWXY]{18})")?;
     let code = r.captures(text)?.get(1)?.as_str();
-    valid_credit_code(code).then(|| code.to_string())
-}
-
-/// GB 32100-2015 check character.
-pub fn valid_credit_code(code: &str) -> bool {
-    const ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-    const WEIGHTS: [usize; 17] = [
-        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-    ];
-    let vals: Option<Vec<usize>> = code.chars().map(|c| ALPHABET.find(c)).collect();
-    let Some(vals) = vals else { return false };
-    if vals.len() != 18 {
-        return false;
-    }
-    let sum: usize = vals[..17].iter().zip(WEIGHTS).map(|(v, w)| v * w).sum();
-    (31 - sum % 31) % 31 == vals[17]
+    credit_code::is_valid(code).then(|| code.to_string())
 }
 
 /// Agency kind and level from its name.
