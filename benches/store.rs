@@ -89,7 +89,7 @@ fn generated(t: &Template, i: u64, salt: u64) -> Submission {
         report,
         validation,
         submitter: "bench".into(),
-        input_sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        input_sha256: hex::encode(digest),
         request_id: None,
         expected_etag: None,
         time: None,

@@ -27,23 +27,7 @@ impl Source {
             Source::Entity(r) => Sha256::digest(prost::Message::encode_to_vec(r.as_ref())),
             Source::Text { bytes, .. } => Sha256::digest(bytes),
         };
-        digest.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    /// The report, its cell locations and parse diagnostics: the text parsed, or the
-    /// entity as it is (no locations, no diagnostics).
-    pub fn into_parts(self) -> (AnnualReport, Vec<CellLocation>, Vec<Diagnostic>) {
-        match self {
-            Source::Entity(r) => (*r, Vec::new(), Vec::new()),
-            text @ Source::Text { .. } => {
-                let p = text.parse();
-                (
-                    p.report.unwrap_or_default(),
-                    p.cell_locations,
-                    p.diagnostics,
-                )
-            }
-        }
+        hex::encode(digest)
     }
 
     /// Whether reading it means parsing text (CPU work worth a blocking thread).
@@ -62,6 +46,51 @@ impl Source {
             Source::Text { bytes, options } => parse(bytes, options),
         }
     }
+
+    /// The report as the rules see it: the text parsed (with where each cell was
+    /// read and what the parser noticed), or the entity as it is, not copied.
+    pub fn read(self) -> Read {
+        match self {
+            Source::Entity(r) => Read {
+                report: *r,
+                locations: Vec::new(),
+                diagnostics: Vec::new(),
+            },
+            Source::Text { bytes, options } => {
+                let p = parse(&bytes, &options);
+                Read {
+                    report: p.report.unwrap_or_default(),
+                    locations: p.cell_locations,
+                    diagnostics: p.diagnostics,
+                }
+            }
+        }
+    }
+}
+
+/// A report read from its [`Source`], ready for the rules. The one way a report is
+/// prepared for validation, by `ValidateReport`, `SubmitReport` and `nianbao import`.
+#[derive(Debug, Clone, Default)]
+pub struct Read {
+    pub report: AnnualReport,
+    /// Where each cell was read (`ParseResult.cell_locations`); empty for an entity.
+    pub locations: Vec<CellLocation>,
+    /// The parse diagnostics; empty for an entity.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Read {
+    /// Runs the rule catalogue, the cross-year rules against `previous` (the same
+    /// agency's report for the year before) when there is one.
+    pub fn validate(&self, previous: Option<&AnnualReport>) -> ValidationResult {
+        let input = Input {
+            report: &self.report,
+            previous,
+            locations: &self.locations,
+            diagnostics: &self.diagnostics,
+        };
+        validate(&input, &Options::default())
+    }
 }
 
 /// One submission.
@@ -69,7 +98,7 @@ impl Source {
 pub struct Request {
     pub source: Source,
     /// `{agency}` of the name; `None`: the stated credit code, else derived from the name.
-    pub agency: Option<String>,
+    pub agency: Option<AgencyId>,
     pub submitter: String,
     pub request_id: Option<String>,
     pub expected_etag: Option<String>,
@@ -80,7 +109,7 @@ pub struct Request {
 /// Why a submission was not stored.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    /// The agency id given, or none could be found or derived.
+    /// No agency id was given and none could be found or derived.
     #[error("{0}")]
     Agency(NameError),
     /// The report year is missing or implausible.
@@ -95,81 +124,52 @@ pub enum IngestError {
     Worker(String),
 }
 
-/// A report checked and validated, ready to store.
-#[derive(Debug)]
-pub struct Prepared {
-    pub name: ReportName,
-    pub report: AnnualReport,
-    pub validation: ValidationResult,
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-/// Parses, names and validates a submission (CPU work: call it off async threads).
-/// Cross-year rules run against the stored previous year of the same agency.
-pub fn prepare(store: &Store, request: &Request) -> Result<Prepared, IngestError> {
-    let ParseResult {
-        report,
-        diagnostics,
-        cell_locations,
-    } = request.source.parse();
-    let report = report.unwrap_or_default();
-    let agency =
-        AgencyId::resolve(request.agency.as_deref(), &report).map_err(IngestError::Agency)?;
-    if !YEARS.contains(&report.year) {
-        return Err(IngestError::Year(if report.year == 0 {
+/// Reads, names and validates a submission (CPU work: call it off async threads):
+/// what the store is asked to keep. Cross-year rules run against the stored previous
+/// year of the same agency.
+pub fn prepare_submission(store: &Store, request: Request) -> Result<Submission, IngestError> {
+    let input_sha256 = request.source.sha256();
+    let read = request.source.read();
+    let agency = AgencyId::resolve(request.agency, &read.report).map_err(IngestError::Agency)?;
+    let year = read.report.year;
+    if !YEARS.contains(&year) {
+        return Err(IngestError::Year(if year == 0 {
             "the report year could not be read from the report (its title or 统计期限); a report is stored under its year".to_string()
         } else {
             format!(
-                "report year {} is outside {}..={}",
-                report.year,
+                "report year {year} is outside {}..={}",
                 YEARS.start(),
                 YEARS.end()
             )
         }));
     }
-    let name = ReportName::new(agency, report.year).map_err(IngestError::Agency)?;
+    let name = ReportName::new(agency, year).map_err(IngestError::Agency)?;
     let previous = store
         .previous_year(&name.agency, name.year)?
         .and_then(|r| r.report);
-    let input = Input {
-        report: &report,
-        previous: previous.as_ref(),
-        locations: &cell_locations,
-        diagnostics: &diagnostics,
-    };
-    let validation = validate(&input, &Options::default());
+    let validation = read.validate(previous.as_ref());
     if request.reject_on_error && validation.errors > 0 {
         return Err(IngestError::Rejected(Box::new(validation)));
     }
-    Ok(Prepared {
+    Ok(Submission {
         name,
-        report,
+        report: read.report,
         validation,
-        diagnostics,
+        submitter: request.submitter,
+        input_sha256,
+        request_id: request.request_id,
+        expected_etag: request.expected_etag,
+        time: None,
     })
 }
 
 /// Prepares and stores a submission; the outcome is durable when this returns.
 pub async fn submit(store: &Store, request: Request) -> Result<SubmitOutcome, IngestError> {
-    let (request, prepared) = {
+    let submission = {
         let store = store.clone();
-        tokio::task::spawn_blocking(move || {
-            let prepared = prepare(&store, &request);
-            (request, prepared)
-        })
-        .await
-        .map_err(|e| IngestError::Worker(e.to_string()))?
-    };
-    let prepared = prepared?;
-    let submission = Submission {
-        name: prepared.name,
-        report: prepared.report,
-        validation: prepared.validation,
-        submitter: request.submitter,
-        input_sha256: request.source.sha256(),
-        request_id: request.request_id,
-        expected_etag: request.expected_etag,
-        time: None,
+        tokio::task::spawn_blocking(move || prepare_submission(&store, request))
+            .await
+            .map_err(|e| IngestError::Worker(e.to_string()))??
     };
     Ok(store.submit(submission).await?)
 }

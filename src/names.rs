@@ -58,19 +58,14 @@ impl AgencyId {
             return Err(NameError::NoAgency);
         }
         let digest = Sha256::digest(normalised.as_bytes());
-        let mut id = String::with_capacity(21);
-        id.push_str("name-");
-        for b in &digest[..8] {
-            id.push_str(&format!("{b:02x}"));
-        }
-        Ok(Self(id))
+        Ok(Self(format!("name-{}", hex::encode(&digest[..8]))))
     }
 
     /// The id a report is stored under: `explicit` when given, else the credit code the
     /// report states, else the id derived from its agency name.
-    pub fn resolve(explicit: Option<&str>, report: &AnnualReport) -> Result<Self, NameError> {
-        if let Some(id) = explicit.filter(|s| !s.is_empty()) {
-            return Self::parse(id);
+    pub fn resolve(explicit: Option<AgencyId>, report: &AnnualReport) -> Result<Self, NameError> {
+        if let Some(id) = explicit {
+            return Ok(id);
         }
         let agency = report.agency.as_ref();
         if let Some(code) = agency.and_then(|a| a.unified_social_credit_code.as_deref()) {
@@ -83,6 +78,14 @@ impl AgencyId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl std::str::FromStr for AgencyId {
+    type Err = NameError;
+
+    fn from_str(s: &str) -> Result<Self, NameError> {
+        Self::parse(s)
     }
 }
 
@@ -198,13 +201,12 @@ mod tests {
             }),
             ..Default::default()
         };
+        let explicit = AgencyId::parse("pingtan").unwrap();
         assert_eq!(
-            AgencyId::resolve(Some("pingtan"), &report)
-                .unwrap()
-                .as_str(),
+            AgencyId::resolve(Some(explicit), &report).unwrap().as_str(),
             "pingtan"
         );
-        assert!(AgencyId::resolve(Some("Bad Id"), &report).is_err());
+        assert!("Bad Id".parse::<AgencyId>().is_err());
         assert_eq!(
             AgencyId::resolve(None, &report).unwrap().as_str(),
             "11100000000013127D"

@@ -43,10 +43,7 @@ fn attributes(c: u8) -> (Option<&'static str>, i32, u32) {
 }
 
 fn sha(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(s.as_bytes()))
 }
 
 #[derive(Debug, Clone)]

@@ -1,11 +1,13 @@
 //! The command line of the `nianbao` binary: argument definitions (clap derive), log
-//! set-up and the exit-status policy, with one module per subcommand: `parse`,
-//! `validate` and `rules` so far; `serve`, `import` and the operator commands will
-//! join [`Command`] as modules of their own.
+//! set-up, the exit-status policy and the one way a problem is told ([`fail`]), with
+//! one module per group of subcommands: `parse`, `validate`, `rules`, `serve`, and
+//! `registry` for `import` and the operator commands (`get`, `list`, `history`,
+//! `backup`, `restore`, `fsck`); the renderers they share are `summary`, `snippet`,
+//! `rules_md` and `term`.
 //!
 //! This module belongs to the binary, not the library: nothing in `nianbao::*` may
 //! depend on it, and it adds nothing to the library's API. Output goes to stdout,
-//! per-file problems to stderr, logs (tracing, `RUST_LOG`) to stderr.
+//! problems (prefixed `nianbao: `) and logs (tracing, `RUST_LOG`) to stderr.
 
 mod parse;
 mod registry;
@@ -117,6 +119,24 @@ pub enum Status {
 impl Status {
     fn raise(&mut self, to: Status) {
         *self = (*self).max(to);
+    }
+}
+
+/// Tells why a command, or one of its inputs, failed: on stderr, with the prefix
+/// every command uses. The one place the command line prints a problem; the caller
+/// decides whether to go on.
+fn fail(message: impl std::fmt::Display) -> Status {
+    eprintln!("nianbao: {message}");
+    Status::Failure
+}
+
+/// The status after writing a command's output: a closed pipe (`| head`) is not a
+/// failure; any other write error is.
+fn written(result: std::io::Result<()>, status: Status) -> Status {
+    match result {
+        Ok(()) => status,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => status,
+        Err(e) => fail(format!("cannot write the output: {e}")),
     }
 }
 

@@ -101,15 +101,7 @@ pub fn run(args: ParseArgs, color: ColorChoice) -> Status {
     }
     .and_then(|()| out.flush());
 
-    match written {
-        Ok(()) => status,
-        // A closed pipe (`| head`) is the reader's choice, not a failure.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => status,
-        Err(e) => {
-            eprintln!("nianbao: cannot write the output: {e}");
-            Status::Failure
-        }
-    }
+    super::written(written, status)
 }
 
 /// Reads and parses each input in turn and hands it to `emit`. An unreadable input
@@ -128,8 +120,7 @@ fn for_each_input(
                 } else {
                     path.display().to_string()
                 };
-                eprintln!("nianbao: cannot read {name}: {e}");
-                status.raise(Status::Failure);
+                status.raise(super::fail(format!("cannot read {name}: {e}")));
                 continue;
             }
         };

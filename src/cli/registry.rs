@@ -11,11 +11,10 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use nianbao::ingest::{self, Source};
-use nianbao::names::ReportName;
+use nianbao::names::{AgencyId, ReportName};
 use nianbao::parse::ParseOptions;
 use nianbao::pb;
-use nianbao::service::registry::summary;
-use nianbao::store::{ListCursor, ListFilter, Store, StoreConfig};
+use nianbao::store::{ListCursor, ListFilter, ListedReport, Store, StoreConfig};
 
 use super::Status;
 
@@ -29,10 +28,7 @@ pub struct StoreArgs {
 
 impl StoreArgs {
     fn open(&self) -> Result<Store, Status> {
-        Store::open(&StoreConfig::new(&self.data_dir)).map_err(|e| {
-            eprintln!("error: {e}");
-            Status::Failure
-        })
+        Store::open(&StoreConfig::new(&self.data_dir)).map_err(|e| super::fail(&e))
     }
 }
 
@@ -47,10 +43,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Status> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
-            Status::Failure
-        })
+        .map_err(|e| super::fail(format!("cannot start the async runtime: {e}")))
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Status {
@@ -58,20 +51,12 @@ fn print_json<T: serde::Serialize>(value: &T) -> Status {
     let written = serde_json::to_writer_pretty(&mut out, value)
         .map_err(io::Error::from)
         .and_then(|()| writeln!(out));
-    match written {
-        Ok(()) => Status::Clean,
-        Err(e) => {
-            eprintln!("error: cannot write the output: {e}");
-            Status::Failure
-        }
-    }
+    super::written(written, Status::Clean)
 }
 
 fn parse_name(name: &str) -> Result<ReportName, Status> {
-    name.parse().map_err(|e| {
-        eprintln!("error: {e}");
-        Status::Failure
-    })
+    name.parse()
+        .map_err(|e: nianbao::names::NameError| super::fail(&e))
 }
 
 // ------------------------------------------------------------------ import
@@ -85,7 +70,7 @@ pub struct ImportArgs {
     /// `{agency}` of every report's name (else the credit code stated in each
     /// report, else an id derived from its agency name).
     #[arg(long)]
-    agency: Option<String>,
+    agency: Option<AgencyId>,
 
     /// The character set of the inputs; detected when omitted.
     #[arg(long, value_name = "NAME")]
@@ -210,7 +195,7 @@ pub fn import(args: ImportArgs) -> Status {
                     &bar,
                     format!(
                         "stored {} revision {} ({e} errors, {w} warnings)",
-                        r.name, r.revision
+                        outcome.name, r.revision
                     ),
                     true,
                 );
@@ -306,10 +291,7 @@ pub fn get(args: GetArgs) -> Status {
                 Status::Clean
             }
         },
-        Err(e) => {
-            eprintln!("error: {e}");
-            Status::Failure
-        }
+        Err(e) => super::fail(&e),
     }
 }
 
@@ -348,10 +330,7 @@ pub fn history(args: HistoryArgs) -> Status {
                 Status::Clean
             }
         },
-        Err(e) => {
-            eprintln!("error: {e}");
-            Status::Failure
-        }
+        Err(e) => super::fail(&e),
     }
 }
 
@@ -365,7 +344,7 @@ pub struct ListArgs {
     #[arg(long, value_name = "PREFIX")]
     division: Option<String>,
     #[arg(long)]
-    agency: Option<String>,
+    agency: Option<AgencyId>,
     /// Only reports with ERROR findings.
     #[arg(long)]
     has_errors: bool,
@@ -379,14 +358,6 @@ pub struct ListArgs {
 }
 
 pub fn list(args: ListArgs) -> Status {
-    let agency = match args.agency.as_deref().map(nianbao::names::AgencyId::parse) {
-        Some(Err(e)) => {
-            eprintln!("error: {e}");
-            return Status::Failure;
-        }
-        Some(Ok(a)) => Some(a),
-        None => None,
-    };
     let store = match args.store.open() {
         Ok(s) => s,
         Err(s) => return s,
@@ -394,7 +365,7 @@ pub fn list(args: ListArgs) -> Status {
     let filter = ListFilter {
         year: args.year,
         division_prefix: args.division.clone(),
-        agency,
+        agency: args.agency.clone(),
         format_version: None,
         has_errors: args.has_errors.then_some(true),
         include_withdrawn: args.include_withdrawn,
@@ -404,16 +375,13 @@ pub fn list(args: ListArgs) -> Status {
     loop {
         match store.list(&filter, cursor.as_ref(), 1000) {
             Ok(page) => {
-                all.extend(page.items.into_iter().map(summary));
+                all.extend(page.items.into_iter().map(ListedReport::into_summary));
                 match page.next {
                     Some(next) => cursor = Some(next),
                     None => break,
                 }
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Status::Failure;
-            }
+            Err(e) => return super::fail(&e),
         }
     }
     match args.format {
@@ -437,8 +405,7 @@ pub fn list(args: ListArgs) -> Status {
                     if s.withdrawn { "  WITHDRAWN" } else { "" }
                 );
                 if let Err(e) = line {
-                    eprintln!("error: cannot write the output: {e}");
-                    return Status::Failure;
+                    return super::written(Err(e), Status::Clean);
                 }
             }
             eprintln!("{} report(s)", all.len());
@@ -474,10 +441,7 @@ pub fn backup(args: BackupArgs) -> Status {
             );
             Status::Clean
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Status::Failure
-        }
+        Err(e) => super::fail(&e),
     }
 }
 
@@ -502,10 +466,7 @@ pub fn restore(args: RestoreArgs) -> Status {
             );
             Status::Clean
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Status::Failure
-        }
+        Err(e) => super::fail(&e),
     }
 }
 
@@ -546,9 +507,6 @@ pub fn fsck(args: FsckArgs) -> Status {
                 Status::Errors
             }
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Status::Failure
-        }
+        Err(e) => super::fail(&e),
     }
 }

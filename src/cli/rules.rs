@@ -48,14 +48,7 @@ pub fn run(args: RulesArgs, color: ColorChoice) -> Status {
         RulesFormat::Markdown => out.write_all(rules_md::markdown(None).as_bytes()),
     }
     .and_then(|()| out.flush());
-    match written {
-        Ok(()) => Status::Clean,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Status::Clean,
-        Err(e) => {
-            eprintln!("nianbao: cannot write the output: {e}");
-            Status::Failure
-        }
-    }
+    super::written(written, Status::Clean)
 }
 
 /// ```text

@@ -125,8 +125,7 @@ pub fn run(args: ServeArgs) -> Status {
         Ok(()) => Status::Clean,
         Err(e) => {
             tracing::error!(error = %e, "the server stopped");
-            eprintln!("error: {e}");
-            Status::Failure
+            super::fail(&e)
         }
     }
 }

@@ -1,9 +1,11 @@
 //! Terminal text helpers shared by the renderers: ANSI colour (only when asked
 //! for), and display widths so that tables with Chinese labels line up.
 //!
-//! Widths are an approximation of East Asian Width (wide and fullwidth ranges count
-//! two columns, combining marks none); good enough for report text, and dependency
-//! free. Padding is always computed on plain text, before any colour is added.
+//! Widths are Unicode's East Asian Width (the `unicode-width` crate): wide and
+//! fullwidth characters count two columns, combining marks none. Padding is always
+//! computed on plain text, before any colour is added.
+
+use unicode_width::UnicodeWidthChar;
 
 /// Colour on or off for one output stream.
 #[derive(Clone, Copy, Debug)]
@@ -44,34 +46,10 @@ impl Style {
     }
 }
 
-/// Columns a character takes in a terminal.
+/// Columns a character takes in a terminal (Unicode's East Asian Width: wide and
+/// fullwidth characters two, combining marks and control characters none).
 pub fn char_width(c: char) -> usize {
-    let u = c as u32;
-    if c.is_control() || matches!(u, 0x0300..=0x036F | 0x200B..=0x200F | 0xFE00..=0xFE0F) {
-        return 0;
-    }
-    let wide = matches!(
-        u,
-        0x1100..=0x115F
-            | 0x2E80..=0x303E
-            | 0x3041..=0x33FF
-            | 0x3400..=0x4DBF
-            | 0x4E00..=0x9FFF
-            | 0xA000..=0xA4CF
-            | 0xAC00..=0xD7A3
-            | 0xF900..=0xFAFF
-            | 0xFE30..=0xFE4F
-            | 0xFF00..=0xFF60
-            | 0xFFE0..=0xFFE6
-            | 0x1F300..=0x1F64F
-            | 0x1F900..=0x1F9FF
-            | 0x20000..=0x3FFFD
-    );
-    if wide {
-        2
-    } else {
-        1
-    }
+    UnicodeWidthChar::width(c).unwrap_or(0)
 }
 
 /// Columns a string takes in a terminal.
@@ -123,6 +101,11 @@ mod tests {
         assert_eq!(width("(一)予以公开"), 1 + 2 + 1 + 8);
         assert_eq!(width("〔2021〕"), 2 + 4 + 2);
         assert_eq!(width("·—…"), 3);
+        assert_eq!(
+            width("a\u{301}\u{200b}\t"),
+            1,
+            "combining, zero-width, control"
+        );
     }
 
     #[test]

@@ -154,8 +154,7 @@ pub fn run(args: ValidateArgs, color: ColorChoice) -> Status {
         Some(path) => match load(path, &args) {
             Ok(p) => Some(p),
             Err(e) => {
-                eprintln!("nianbao: the previous report: {e}");
-                return Status::Failure;
+                return super::fail(format!("the previous report: {e}"));
             }
         },
     };
@@ -192,15 +191,7 @@ pub fn run(args: ValidateArgs, color: ColorChoice) -> Status {
     }
     .and_then(|()| out.flush());
 
-    match written {
-        Ok(()) => status,
-        // A closed pipe (`| head`) is the reader's choice, not a failure.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => status,
-        Err(e) => {
-            eprintln!("nianbao: cannot write the output: {e}");
-            Status::Failure
-        }
-    }
+    super::written(written, status)
 }
 
 /// What every input of a run shares.
@@ -225,8 +216,7 @@ impl Run<'_> {
             let loaded = match load(path, self.args) {
                 Ok(l) => l,
                 Err(e) => {
-                    eprintln!("nianbao: {e}");
-                    status.raise(Status::Failure);
+                    status.raise(super::fail(&e));
                     tally.unreadable += 1;
                     continue;
                 }
@@ -264,8 +254,7 @@ fn expand(files: &[PathBuf], status: &mut Status) -> Inputs {
         match list_dir(path) {
             Ok(mut found) => paths.append(&mut found),
             Err(e) => {
-                eprintln!("nianbao: cannot list {}: {e}", path.display());
-                status.raise(Status::Failure);
+                status.raise(super::fail(format!("cannot list {}: {e}", path.display())));
             }
         }
     }

@@ -8,6 +8,7 @@
 mod edge;
 pub mod input;
 pub mod registry;
+pub mod registry_server;
 pub mod status;
 pub mod stored;
 pub mod validator;
@@ -164,7 +165,7 @@ pub async fn serve_on(
         .max_encoding_message_size(config.max_response_bytes)
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip);
-    let registry = stored::RegistryService::new(
+    let registry = registry_server::RegistryService::new(
         registry,
         config.max_request_bytes,
         config.max_response_bytes,
@@ -244,4 +245,11 @@ pub async fn serve_on(
 /// The span of one RPC: the method; the handlers add the report name.
 fn rpc_span(r: &http::Request<tonic::body::Body>) -> tracing::Span {
     tracing::info_span!("rpc", method = %r.uri().path())
+}
+
+/// Runs CPU-bound domain work (parsing, validation, aggregation) off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, status::ApiError> {
+    Ok(tokio::task::spawn_blocking(f).await?)
 }

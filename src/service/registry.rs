@@ -11,19 +11,19 @@ use tonic::{Request, Response, Status};
 
 use super::status::{reason, ApiError};
 use super::stored::StoredGetReport;
-use super::{input, Config};
-use crate::aggregate::{self, Grouping, GroupingError};
-use crate::ingest::{self, IngestError};
+use super::{blocking, input, Config};
+use crate::aggregate::{self, Grouping};
+use crate::ingest;
 use crate::names::{AgencyId, NameError, ReportName};
 use crate::pb::report_registry_server::ReportRegistry;
 use crate::pb::{
     AggregateReportsRequest, AggregateReportsResponse, ExportReportsRequest, ExportReportsResponse,
     FormatVersion, GetReportRequest, GetReportResponse, ListReportRevisionsRequest,
     ListReportRevisionsResponse, ListReportsRequest, ListReportsResponse, ReportFilter,
-    ReportSummary, SubmitReportRequest, SubmitReportResponse, WatchReportsRequest,
-    WatchReportsResponse, WithdrawReportRequest, WithdrawReportResponse,
+    SubmitReportRequest, SubmitReportResponse, WatchReportsRequest, WatchReportsResponse,
+    WithdrawReportRequest, WithdrawReportResponse,
 };
-use crate::store::{ListCursor, ListFilter, ListedReport, Store, StoreError};
+use crate::store::{ListCursor, ListFilter, ListedReport, Store};
 
 /// Longest withdrawal reason, in characters.
 const MAX_REASON_CHARS: usize = 2000;
@@ -75,7 +75,7 @@ impl Registry {
         tracing::Span::current().record("name", r.name.as_str());
         let name = name_field("name", &r.name)?;
         let revision = (r.revision > 0).then_some(r.revision);
-        let (revision, state) = store.get_encoded(&name, revision).map_err(store_error)?;
+        let (revision, state) = store.get_encoded(&name, revision)?;
         Ok(StoredGetReport { revision, state })
     }
 
@@ -196,97 +196,6 @@ pub(super) fn filter(f: Option<ReportFilter>) -> Result<ListFilter, ApiError> {
     })
 }
 
-/// Store errors as the caller should see them.
-pub(super) fn store_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound { name } => ApiError::NotFound {
-            reason: reason::REPORT_NOT_FOUND,
-            what: "report",
-            name,
-        },
-        StoreError::RevisionNotFound {
-            name,
-            revision,
-            latest,
-        } => ApiError::NotFound {
-            reason: reason::REVISION_NOT_FOUND,
-            what: "revision",
-            name: format!("{name} revision {revision} (latest: {latest})"),
-        },
-        StoreError::EtagMismatch { ref name, .. } => ApiError::FailedPrecondition {
-            reason: reason::ETAG_MISMATCH,
-            subject: name.clone(),
-            message: e.to_string(),
-            violation_type: "ETAG",
-        },
-        StoreError::AlreadyWithdrawn { ref name, .. } => ApiError::FailedPrecondition {
-            reason: reason::ALREADY_WITHDRAWN,
-            subject: name.clone(),
-            message: e.to_string(),
-            violation_type: "STATE",
-        },
-        e @ StoreError::IdempotencyMismatch { .. } => ApiError::AlreadyExists {
-            reason: reason::REQUEST_ID_REUSED,
-            message: e.to_string(),
-        },
-        StoreError::InvalidCursor(detail) => ApiError::field(
-            "page_token",
-            format!("{detail}; list again from the start without a token"),
-        ),
-        StoreError::InvalidArgument(detail) => ApiError::field("filter", detail),
-        e @ (StoreError::Locked { .. }
-        | StoreError::NewerSchema { .. }
-        | StoreError::Incompatible { .. }) => ApiError::Unavailable {
-            reason: reason::STORE_UNAVAILABLE,
-            message: e.to_string(),
-        },
-        e => ApiError::Internal {
-            reason: reason::STORE_FAILURE,
-            message: e.to_string(),
-        },
-    }
-}
-
-fn ingest_error(e: IngestError) -> ApiError {
-    match e {
-        IngestError::Agency(NameError::NoAgency) => ApiError::field(
-            "agency_id",
-            "the report names no agency: give agency_id, or a report whose agency name (or 统一社会信用代码) can be read",
-        ),
-        IngestError::Agency(e) => ApiError::field("agency_id", e.to_string()),
-        IngestError::Year(detail) => ApiError::field("report.year", detail),
-        e @ IngestError::Rejected(_) => ApiError::FailedPrecondition {
-            reason: reason::REJECTED_ON_ERROR,
-            subject: "report".into(),
-            message: format!("{e}; validate it with ValidateReport to see the findings"),
-            violation_type: "VALIDATION",
-        },
-        IngestError::Store(e) => store_error(e),
-        e @ IngestError::Worker(_) => ApiError::Internal {
-            reason: reason::INTERNAL,
-            message: e.to_string(),
-        },
-    }
-}
-
-/// A listed report as the API shows it.
-pub fn summary(l: ListedReport) -> ReportSummary {
-    ReportSummary {
-        name: l.name.to_string(),
-        agency_id: l.name.agency.to_string(),
-        agency_name: l.agency_name,
-        year: l.name.year,
-        division_code: l.division_code.unwrap_or_default(),
-        format_version: l.format_version,
-        latest_revision: l.latest_revision,
-        etag: l.etag,
-        has_errors: l.has_errors,
-        errors: l.errors,
-        warnings: l.warnings,
-        withdrawn: l.withdrawn,
-    }
-}
-
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 #[tonic::async_trait]
@@ -302,10 +211,14 @@ impl ReportRegistry for Registry {
         let source = input::from_submit(r.input)?;
         let request_id = key_field("request_id", r.request_id)?;
         let expected_etag = key_field("etag", r.etag)?;
-        let agency = (!r.agency_id.is_empty()).then_some(r.agency_id);
-        if let Some(a) = &agency {
-            AgencyId::parse(a).map_err(|e| ApiError::field("agency_id", e.to_string()))?;
-        }
+        let agency = if r.agency_id.is_empty() {
+            None
+        } else {
+            Some(
+                AgencyId::parse(&r.agency_id)
+                    .map_err(|e| ApiError::field("agency_id", e.to_string()))?,
+            )
+        };
         let outcome = ingest::submit(
             &store,
             ingest::Request {
@@ -317,30 +230,19 @@ impl ReportRegistry for Registry {
                 reject_on_error: r.reject_on_error,
             },
         )
-        .await
-        .map_err(ingest_error)?;
+        .await?;
         let span = tracing::Span::current();
-        span.record("name", outcome.revision.name.as_str());
+        span.record("name", tracing::field::display(&outcome.name));
         span.record("revision", outcome.revision.revision);
         span.record("replayed", outcome.replayed);
-        let name: ReportName =
-            outcome
-                .revision
-                .name
-                .parse()
-                .map_err(|e: NameError| ApiError::Internal {
-                    reason: reason::STORE_FAILURE,
-                    message: format!("stored an unreadable name: {e}"),
-                })?;
-        let state = store.state(&name).map_err(store_error)?;
         Ok(Response::new(SubmitReportResponse {
             revision: Some(outcome.revision),
-            state,
+            state: Some(outcome.state),
             replayed: outcome.replayed,
         }))
     }
 
-    /// Served by [`super::stored::RegistryService`] from the stored bytes; this typed
+    /// Served by [`super::registry_server::RegistryService`] from the stored bytes; this typed
     /// answer is for embedders of the generated server alone.
     #[tracing::instrument(name = "GetReport", skip_all, fields(name))]
     async fn get_report(
@@ -348,7 +250,7 @@ impl ReportRegistry for Registry {
         request: Request<GetReportRequest>,
     ) -> Result<Response<GetReportResponse>, Status> {
         let stored = self.get_stored(request.into_inner())?;
-        Ok(Response::new(stored.into_message().map_err(store_error)?))
+        Ok(Response::new(stored.into_message()?))
     }
 
     #[tracing::instrument(name = "ListReports", skip_all)]
@@ -363,13 +265,15 @@ impl ReportRegistry for Registry {
         let cursor = if r.page_token.is_empty() {
             None
         } else {
-            Some(ListCursor::from_token(&r.page_token).map_err(store_error)?)
+            Some(ListCursor::from_token(&r.page_token)?)
         };
-        let page = store
-            .list(&filter, cursor.as_ref(), limit)
-            .map_err(store_error)?;
+        let page = store.list(&filter, cursor.as_ref(), limit)?;
         Ok(Response::new(ListReportsResponse {
-            reports: page.items.into_iter().map(summary).collect(),
+            reports: page
+                .items
+                .into_iter()
+                .map(ListedReport::into_summary)
+                .collect(),
             next_page_token: page.next.map(|c| c.to_token()).unwrap_or_default(),
         }))
     }
@@ -383,8 +287,8 @@ impl ReportRegistry for Registry {
         let r = request.into_inner();
         tracing::Span::current().record("name", r.name.as_str());
         let name = name_field("name", &r.name)?;
-        let revisions = store.revisions(&name).map_err(store_error)?;
-        let state = store.state(&name).map_err(store_error)?;
+        let revisions = store.revisions(&name)?;
+        let state = store.state(&name)?;
         Ok(Response::new(ListReportRevisionsResponse {
             revisions,
             state,
@@ -446,8 +350,7 @@ impl ReportRegistry for Registry {
                 etag.as_deref(),
                 request_id.as_deref(),
             )
-            .await
-            .map_err(store_error)?;
+            .await?;
         Ok(Response::new(WithdrawReportResponse {
             state: Some(outcome.state),
         }))
@@ -460,18 +363,9 @@ impl ReportRegistry for Registry {
     ) -> Result<Response<AggregateReportsResponse>, Status> {
         let store = self.store()?.clone();
         let r = request.into_inner();
-        let grouping =
-            Grouping::from_request(r.group_by, r.division_prefix_length).map_err(|e| match e {
-                GroupingError::PrefixLength(_) => {
-                    ApiError::field("division_prefix_length", e.to_string())
-                }
-                GroupingError::Unknown(_) => ApiError::field("group_by", e.to_string()),
-            })?;
+        let grouping = Grouping::from_request(r.group_by, r.division_prefix_length)?;
         let filter = filter(r.filter)?;
-        let response = super::validator::blocking(move || {
-            aggregate::aggregate(&store, &filter, grouping).map_err(store_error)
-        })
-        .await??;
+        let response = blocking(move || aggregate::aggregate(&store, &filter, grouping)).await??;
         Ok(Response::new(response))
     }
 
@@ -503,7 +397,7 @@ impl ReportRegistry for Registry {
                 }
             });
             if let Err(e) = result {
-                let _ = tx.blocking_send(Err(store_error(e).into()));
+                let _ = tx.blocking_send(Err(ApiError::from(e).into()));
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
@@ -535,7 +429,7 @@ impl ReportRegistry for Registry {
                 let batch = match store.changes(after, WATCH_BATCH) {
                     Ok(b) => b,
                     Err(e) => {
-                        let _ = tx.send(Err(store_error(e).into())).await;
+                        let _ = tx.send(Err(ApiError::from(e).into())).await;
                         return;
                     }
                 };

@@ -1,13 +1,21 @@
-//! Errors at the edge: every failure of a request becomes a canonical gRPC code
-//! with `google.rpc` details — `ErrorInfo` (a stable `reason` in the domain
+//! Errors at the edge, mapped in one place: the domain's and the store's typed
+//! errors become an [`ApiError`] here (`From<StoreError>`, `From<IngestError>`,
+//! `From<GroupingError>`, a failed worker), and every `ApiError` becomes a canonical
+//! gRPC code with `google.rpc` details — `ErrorInfo` (a stable `reason` in the domain
 //! [`DOMAIN`]) always, `BadRequest` field violations for bad fields,
 //! `PreconditionFailure` for an etag mismatch, `ResourceInfo` for a missing report.
-//! A caller's mistake is never UNKNOWN or INTERNAL.
+//! A caller's mistake is never UNKNOWN or INTERNAL. The matches have no wildcard
+//! arm, so a new error variant must choose its status here.
 
 use std::collections::HashMap;
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+use crate::aggregate::GroupingError;
+use crate::ingest::IngestError;
+use crate::names::NameError;
+use crate::store::StoreError;
 
 /// The `ErrorInfo.domain` of every nianbao error.
 pub const DOMAIN: &str = "nianbao.v1";
@@ -22,7 +30,6 @@ pub mod reason {
     pub const ALREADY_WITHDRAWN: &str = "ALREADY_WITHDRAWN";
     pub const REJECTED_ON_ERROR: &str = "REJECTED_ON_ERROR";
     pub const REQUEST_TOO_LARGE: &str = "REQUEST_TOO_LARGE";
-    pub const UNREADABLE_REPORT: &str = "UNREADABLE_REPORT";
     pub const STORE_UNAVAILABLE: &str = "STORE_UNAVAILABLE";
     pub const STORE_FAILURE: &str = "STORE_FAILURE";
     pub const DEADLINE_EXCEEDED: &str = "DEADLINE_EXCEEDED";
@@ -100,6 +107,125 @@ impl ApiError {
         }
     }
 }
+
+impl From<StoreError> for ApiError {
+    /// Store errors as the caller should see them: its own mistakes (a missing
+    /// report, a stale etag, a reused request id, a bad page token) with their
+    /// details, a store that cannot serve as UNAVAILABLE, damage and disk trouble
+    /// as INTERNAL.
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::NotFound { name } => ApiError::NotFound {
+                reason: reason::REPORT_NOT_FOUND,
+                what: "report",
+                name,
+            },
+            StoreError::RevisionNotFound {
+                name,
+                revision,
+                latest,
+            } => ApiError::NotFound {
+                reason: reason::REVISION_NOT_FOUND,
+                what: "revision",
+                name: format!("{name} revision {revision} (latest: {latest})"),
+            },
+            StoreError::EtagMismatch { ref name, .. } => ApiError::FailedPrecondition {
+                reason: reason::ETAG_MISMATCH,
+                subject: name.clone(),
+                message: e.to_string(),
+                violation_type: "ETAG",
+            },
+            StoreError::AlreadyWithdrawn { ref name, .. } => ApiError::FailedPrecondition {
+                reason: reason::ALREADY_WITHDRAWN,
+                subject: name.clone(),
+                message: e.to_string(),
+                violation_type: "STATE",
+            },
+            e @ StoreError::IdempotencyMismatch { .. } => ApiError::AlreadyExists {
+                reason: reason::REQUEST_ID_REUSED,
+                message: e.to_string(),
+            },
+            StoreError::InvalidCursor(detail) => ApiError::field(
+                "page_token",
+                format!("{detail}; list again from the start without a token"),
+            ),
+            StoreError::InvalidArgument(detail) => ApiError::field("filter", detail),
+            e @ (StoreError::Locked { .. }
+            | StoreError::NewerSchema { .. }
+            | StoreError::Incompatible { .. }) => ApiError::Unavailable {
+                reason: reason::STORE_UNAVAILABLE,
+                message: e.to_string(),
+            },
+            e @ (StoreError::Corrupt { .. }
+            | StoreError::NotEmpty { .. }
+            | StoreError::InvalidBackup { .. }
+            | StoreError::Io { .. }
+            | StoreError::Storage { .. }
+            | StoreError::NotDurable(_)) => ApiError::Internal {
+                reason: reason::STORE_FAILURE,
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> ApiError {
+        match e {
+            IngestError::Agency(NameError::NoAgency) => ApiError::field(
+                "agency_id",
+                "the report names no agency: give agency_id, or a report whose agency name (or 统一社会信用代码) can be read",
+            ),
+            IngestError::Agency(e) => ApiError::field("agency_id", e.to_string()),
+            IngestError::Year(detail) => ApiError::field("report.year", detail),
+            e @ IngestError::Rejected(_) => ApiError::FailedPrecondition {
+                reason: reason::REJECTED_ON_ERROR,
+                subject: "report".into(),
+                message: format!("{e}; validate it with ValidateReport to see the findings"),
+                violation_type: "VALIDATION",
+            },
+            IngestError::Store(e) => e.into(),
+            e @ IngestError::Worker(_) => ApiError::Internal {
+                reason: reason::INTERNAL,
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+impl From<GroupingError> for ApiError {
+    fn from(e: GroupingError) -> ApiError {
+        let field = match e {
+            GroupingError::PrefixLength(_) => "division_prefix_length",
+            GroupingError::Unknown(_) => "group_by",
+        };
+        ApiError::field(field, e.to_string())
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    /// A worker thread that panicked or was cancelled: our fault, never the caller's.
+    fn from(e: tokio::task::JoinError) -> ApiError {
+        ApiError::Internal {
+            reason: reason::INTERNAL,
+            message: format!("the worker failed: {e}"),
+        }
+    }
+}
+
+/// The domain's errors straight to a status (through [`ApiError`]), so that a
+/// handler's `?` maps them.
+macro_rules! status_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Status {
+            fn from(e: $t) -> Status {
+                ApiError::from(e).into()
+            }
+        }
+    )*};
+}
+
+status_from!(StoreError, IngestError, GroupingError);
 
 impl From<ApiError> for Status {
     fn from(e: ApiError) -> Status {
@@ -192,5 +318,72 @@ mod tests {
             Some("ETAG")
         );
         assert_eq!(d.error_info().map(|i| i.domain.as_str()), Some(DOMAIN));
+    }
+
+    fn code_and_reason(e: impl Into<ApiError>) -> (Code, String) {
+        let s: Status = e.into().into();
+        let reason = s
+            .get_error_details()
+            .error_info()
+            .map(|i| i.reason.clone())
+            .unwrap_or_default();
+        (s.code(), reason)
+    }
+
+    #[test]
+    fn store_errors_are_the_callers_or_ours_as_they_are() {
+        let cases = [
+            (
+                StoreError::NotFound { name: "n".into() },
+                Code::NotFound,
+                reason::REPORT_NOT_FOUND,
+            ),
+            (
+                StoreError::EtagMismatch {
+                    name: "n".into(),
+                    expected: "a".into(),
+                    current: None,
+                },
+                Code::FailedPrecondition,
+                reason::ETAG_MISMATCH,
+            ),
+            (
+                StoreError::IdempotencyMismatch {
+                    request_id: "r".into(),
+                    detail: "d".into(),
+                },
+                Code::AlreadyExists,
+                reason::REQUEST_ID_REUSED,
+            ),
+            (
+                StoreError::InvalidCursor("x".into()),
+                Code::InvalidArgument,
+                reason::INVALID_ARGUMENT,
+            ),
+            (
+                StoreError::Locked { path: "/d".into() },
+                Code::Unavailable,
+                reason::STORE_UNAVAILABLE,
+            ),
+            (
+                StoreError::NotDurable("disk full".into()),
+                Code::Internal,
+                reason::STORE_FAILURE,
+            ),
+        ];
+        for (e, code, reason) in cases {
+            assert_eq!(code_and_reason(e), (code, reason.to_string()));
+        }
+        let (code, reason) = code_and_reason(IngestError::Agency(NameError::NoAgency));
+        assert_eq!(
+            (code, reason.as_str()),
+            (Code::InvalidArgument, reason::INVALID_ARGUMENT)
+        );
+        let (code, _) = code_and_reason(IngestError::Store(StoreError::NotFound {
+            name: "n".into(),
+        }));
+        assert_eq!(code, Code::NotFound);
+        let (code, _) = code_and_reason(GroupingError::PrefixLength(9));
+        assert_eq!(code, Code::InvalidArgument);
     }
 }

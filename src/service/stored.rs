@@ -1,33 +1,21 @@
-//! GetReport answered with the revision's stored bytes.
+//! A GetReport answer written around the revision's stored bytes.
 //!
 //! A stored revision is the protobuf encoding of a `ReportRevision`. The generated
 //! service would decode it and prost would encode it again, byte for byte the same,
-//! for every GetReport: a third of the call's CPU. [`RegistryService`] routes
-//! `GetReport` to a unary handler whose codec writes the response around the stored
-//! bytes (`GetReportResponse` field 1 is the revision as stored, field 2 the state);
-//! every other method goes to the generated server. Same limits, compression, span
-//! and errors as the generated path; callers see no difference on the wire.
-
-use std::convert::Infallible;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+//! for every GetReport: a third of the call's CPU. [`StoredGetReport`] is the answer
+//! as stored bytes plus the state, and [`StoredCodec`] writes it as a
+//! `GetReportResponse` (field 1 the revision as stored, field 2 the state), byte for
+//! byte what prost writes. `registry_server` routes GetReport through it.
 
 use prost::bytes::BufMut;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message;
-use tonic::codec::{Codec, CompressionEncoding, EncodeBuf, Encoder};
-use tonic::server::{Grpc, NamedService, UnaryService};
-use tonic::{Request, Response, Status};
+use tonic::codec::{Codec, EncodeBuf, Encoder};
+use tonic::Status;
 use tonic_prost::ProstDecoder;
-use tracing::Instrument;
 
-use super::registry::Registry;
-use crate::pb::report_registry_server::ReportRegistryServer;
 use crate::pb::{GetReportRequest, GetReportResponse, ReportState};
 use crate::store::{EncodedRevision, StoreError};
-
-/// The method answered from stored bytes.
-pub const GET_REPORT_PATH: &str = "/nianbao.v1.ReportRegistry/GetReport";
 
 /// A GetReport answer: the stored revision's bytes and the report's state.
 #[derive(Debug)]
@@ -75,7 +63,7 @@ impl StoredGetReport {
 /// Encodes [`StoredGetReport`]s; decodes requests as the generated path does (prost's
 /// decoder, whose errors `edge::caller_errors` turns into field violations).
 #[derive(Debug, Default, Clone, Copy)]
-struct StoredCodec;
+pub struct StoredCodec;
 
 impl Codec for StoredCodec {
     type Encode = StoredGetReport;
@@ -100,93 +88,6 @@ impl Encoder for StoredCodec {
         dst.reserve(item.encoded_len());
         item.encode(dst);
         Ok(())
-    }
-}
-
-/// The unary handler of GetReport.
-struct GetStored(Arc<Registry>);
-
-impl UnaryService<GetReportRequest> for GetStored {
-    type Response = StoredGetReport;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Response<StoredGetReport>, Status>> + Send>,
-    >;
-
-    fn call(&mut self, request: Request<GetReportRequest>) -> Self::Future {
-        let registry = Arc::clone(&self.0);
-        let span = tracing::info_span!("GetReport", name = tracing::field::Empty);
-        Box::pin(
-            async move {
-                let stored = registry.get_stored(request.into_inner())?;
-                Ok(Response::new(stored))
-            }
-            .instrument(span),
-        )
-    }
-}
-
-/// `nianbao.v1.ReportRegistry`: the generated server, with GetReport answered from
-/// stored bytes.
-#[derive(Clone)]
-pub struct RegistryService {
-    generated: ReportRegistryServer<Registry>,
-    registry: Arc<Registry>,
-    max_request_bytes: usize,
-    max_response_bytes: usize,
-}
-
-impl RegistryService {
-    /// Serves `registry`, accepting and offering gzip, with these message size limits.
-    pub fn new(registry: Registry, max_request_bytes: usize, max_response_bytes: usize) -> Self {
-        let registry = Arc::new(registry);
-        let generated = ReportRegistryServer::from_arc(Arc::clone(&registry))
-            .max_decoding_message_size(max_request_bytes)
-            .max_encoding_message_size(max_response_bytes)
-            .accept_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Gzip);
-        RegistryService {
-            generated,
-            registry,
-            max_request_bytes,
-            max_response_bytes,
-        }
-    }
-}
-
-impl NamedService for RegistryService {
-    const NAME: &'static str = <ReportRegistryServer<Registry> as NamedService>::NAME;
-}
-
-type BoxedResponse = std::pin::Pin<
-    Box<
-        dyn std::future::Future<Output = Result<http::Response<tonic::body::Body>, Infallible>>
-            + Send,
-    >,
->;
-
-impl tower::Service<http::Request<tonic::body::Body>> for RegistryService {
-    type Response = http::Response<tonic::body::Body>;
-    type Error = Infallible;
-    type Future = BoxedResponse;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        if request.uri().path() != GET_REPORT_PATH {
-            return self.generated.call(request);
-        }
-        let method = GetStored(Arc::clone(&self.registry));
-        let (max_in, max_out) = (self.max_request_bytes, self.max_response_bytes);
-        Box::pin(async move {
-            let mut grpc = Grpc::new(StoredCodec)
-                .accept_compressed(CompressionEncoding::Gzip)
-                .send_compressed(CompressionEncoding::Gzip)
-                .max_decoding_message_size(max_in)
-                .max_encoding_message_size(max_out);
-            Ok(grpc.unary(method, request).await)
-        })
     }
 }
 

@@ -4,14 +4,14 @@
 
 use tonic::{Request, Response, Status};
 
-use super::input;
 use super::status::ApiError;
+use super::{blocking, input};
 use crate::pb::report_validator_server::ReportValidator;
 use crate::pb::{
     FormatVersion, ListRulesRequest, ListRulesResponse, ParseReportRequest, ParseReportResponse,
     ValidateReportRequest, ValidateReportResponse,
 };
-use crate::validate::{catalogue, validate, Input as RuleInput, Options, RULE_SET_VERSION};
+use crate::validate::{catalogue, RULE_SET_VERSION};
 
 /// The stateless validator.
 #[derive(Clone, Debug, Default)]
@@ -46,17 +46,11 @@ impl ReportValidator for Validator {
         let previous = request.previous;
         let parse_text = source.is_text();
         let run = move || {
-            let (report, locations, diagnostics) = source.into_parts();
-            let rule_input = RuleInput {
-                report: &report,
-                previous: previous.as_ref(),
-                locations: &locations,
-                diagnostics: &diagnostics,
-            };
-            let result = validate(&rule_input, &Options::default());
+            let read = source.read();
+            let result = read.validate(previous.as_ref());
             ValidateReportResponse {
                 result: Some(result),
-                report: Some(report),
+                report: Some(read.report),
             }
         };
         // Validating an entity takes tens of microseconds: inline. Parsing a text
@@ -95,16 +89,4 @@ impl ReportValidator for Validator {
             rule_set_version: RULE_SET_VERSION.to_string(),
         }))
     }
-}
-
-/// Runs CPU-bound domain work off the async threads.
-pub(super) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::Internal {
-            reason: super::status::reason::INTERNAL,
-            message: format!("the worker failed: {e}"),
-        })
 }

@@ -1,11 +1,14 @@
 //! Listing: filters, index choice, stable order and page tokens.
 
+use std::hash::Hasher;
 use std::ops::{Bound, ControlFlow};
+
+use fnv::FnvHasher;
 
 use pbjson_types::Timestamp;
 
 use crate::names::{AgencyId, ReportName};
-use crate::pb::ReportRevision;
+use crate::pb::{ReportRevision, ReportSummary};
 
 use super::keys::{self, Index, DIVISION_LEN};
 use super::records::{decode, HeadRecord};
@@ -47,36 +50,41 @@ impl ListFilter {
 
     /// 64-bit FNV-1a of the filter's canonical encoding; page tokens carry it.
     fn fingerprint(&self) -> u64 {
-        let mut h = Fnv::new();
+        let mut h = FnvHasher::default();
         match self.year {
-            Some(y) => h.bytes(&[&[1], &y.to_be_bytes()[..]].concat()),
-            None => h.bytes(&[0]),
-        }
-        match &self.division_prefix {
-            Some(p) => {
-                h.bytes(&[1, p.len() as u8]);
-                h.bytes(p.as_bytes());
+            Some(y) => {
+                h.write(&[1]);
+                h.write(&y.to_be_bytes());
             }
-            None => h.bytes(&[0]),
+            None => h.write(&[0]),
         }
-        match &self.agency {
-            Some(a) => {
-                h.bytes(&[1, a.as_str().len() as u8]);
-                h.bytes(a.as_str().as_bytes());
+        for text in [
+            self.division_prefix.as_deref(),
+            self.agency.as_ref().map(AgencyId::as_str),
+        ] {
+            match text {
+                // At most 63 bytes (checked in `check`, and by `AgencyId`).
+                Some(t) => {
+                    h.write(&[1, t.len() as u8]);
+                    h.write(t.as_bytes());
+                }
+                None => h.write(&[0]),
             }
-            None => h.bytes(&[0]),
         }
         match self.format_version {
-            Some(v) => h.bytes(&[&[1], &v.to_be_bytes()[..]].concat()),
-            None => h.bytes(&[0]),
+            Some(v) => {
+                h.write(&[1]);
+                h.write(&v.to_be_bytes());
+            }
+            None => h.write(&[0]),
         }
-        h.bytes(&[match self.has_errors {
+        h.write(&[match self.has_errors {
             None => 0,
             Some(false) => 1,
             Some(true) => 2,
         }]);
-        h.bytes(&[u8::from(self.include_withdrawn)]);
-        h.0
+        h.write(&[u8::from(self.include_withdrawn)]);
+        h.finish()
     }
 
     fn matches(&self, name: &ReportName, head: &HeadRecord) -> bool {
@@ -114,20 +122,6 @@ impl ListFilter {
     }
 }
 
-struct Fnv(u64);
-
-impl Fnv {
-    fn new() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-    fn bytes(&mut self, b: &[u8]) {
-        for &x in b {
-            self.0 ^= u64::from(x);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
-
 /// A position in a listing: where the next page starts. Opaque; it travels as a
 /// URL-safe token ([`ListCursor::to_token`]) and is only valid with the filter that
 /// produced it.
@@ -150,7 +144,7 @@ impl ListCursor {
         b.extend_from_slice(&self.key);
         let crc = crc32fast::hash(&b);
         b.extend_from_slice(&crc.to_be_bytes());
-        b.iter().map(|x| format!("{x:02x}")).collect()
+        hex::encode(b)
     }
 
     /// Parses a token made by [`ListCursor::to_token`]; anything else is
@@ -160,18 +154,13 @@ impl ListCursor {
         if token.len() % 2 != 0 || token.len() > 2 * MAX_TOKEN_BYTES || token.len() < 2 * 14 {
             return Err(bad("it has the wrong length"));
         }
-        let b = (0..token.len())
-            .step_by(2)
-            .map(|i| {
-                token
-                    .get(i..i + 2)
-                    .filter(|s| {
-                        s.bytes()
-                            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-                    })
-                    .and_then(|s| u8::from_str_radix(s, 16).ok())
-            })
-            .collect::<Option<Vec<u8>>>()
+        // Lower case only: one token per position.
+        let lower_hex = token
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+        let b = hex::decode(token)
+            .ok()
+            .filter(|_| lower_hex)
             .ok_or_else(|| bad("it is not lower-case hex"))?;
         let (body, crc) = b.split_at(b.len() - 4);
         if crc32fast::hash(body).to_be_bytes() != crc {
@@ -229,6 +218,25 @@ impl ListedReport {
             withdrawn: state.withdrawal.is_some(),
             submit_time: head.submit_time,
             projection: head.projection,
+        }
+    }
+
+    /// The listed report as the API and the command line show it
+    /// (`nianbao.v1.ReportSummary`).
+    pub fn into_summary(self) -> ReportSummary {
+        ReportSummary {
+            name: self.name.to_string(),
+            agency_id: self.name.agency.to_string(),
+            agency_name: self.agency_name,
+            year: self.name.year,
+            division_code: self.division_code.unwrap_or_default(),
+            format_version: self.format_version,
+            latest_revision: self.latest_revision,
+            etag: self.etag,
+            has_errors: self.has_errors,
+            errors: self.errors,
+            warnings: self.warnings,
+            withdrawn: self.withdrawn,
         }
     }
 }
@@ -510,6 +518,32 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Page tokens handed out before keep working: the filter's fingerprint and the
+    /// token's encoding are fixed.
+    #[test]
+    fn tokens_keep_their_encoding() {
+        let filter = ListFilter {
+            year: Some(2023),
+            division_prefix: Some("3206".into()),
+            agency: AgencyId::parse("pingtan").ok(),
+            format_version: Some(2),
+            has_errors: Some(true),
+            include_withdrawn: true,
+        };
+        let cursor = ListCursor {
+            fingerprint: filter.fingerprint(),
+            key: b"320602pingtan\x00\x00\x07\xe7".to_vec(),
+        };
+        assert_eq!(
+            format!("{:016x}", ListFilter::default().fingerprint()),
+            "d7e4fcfa299d713d"
+        );
+        assert_eq!(
+            cursor.to_token(),
+            "0144af8a9ee44bd2c933323036303270696e6774616e000007e7e61ea4c1"
+        );
+    }
 
     #[test]
     fn tokens_round_trip_and_refuse_garbage() {

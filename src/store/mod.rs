@@ -196,8 +196,12 @@ pub struct Submission {
 /// What a submission did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubmitOutcome {
+    /// The report the revision belongs to.
+    pub name: ReportName,
     /// The stored revision (for a replay, the one the first request stored).
     pub revision: ReportRevision,
+    /// The report's state after this submission (for a replay, its current state).
+    pub state: ReportState,
     /// True when the request id was seen before with the same content: nothing was
     /// written, `revision` is the first request's outcome.
     pub replayed: bool,
@@ -282,15 +286,13 @@ fn withdrawal_etag(revision_etag: &str, w: &Withdrawal) -> String {
     format!("\"{}w-{}\"", w.revision, hex16(&h.finalize()))
 }
 
+/// The first 8 bytes of a digest as 16 lower-case hex digits.
 fn hex16(digest: &[u8]) -> String {
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&digest[..8])
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 struct Inner {

@@ -123,7 +123,7 @@ impl Store {
                 attributes: &attributes,
                 submit_time: Some(submit_time),
             };
-            let (_, sequence) = tx.apply_submit(&s.name, &nk, head.as_ref(), &new)?;
+            let (head, sequence) = tx.apply_submit(&s.name, &nk, head.as_ref(), &new)?;
             if let Some(rid) = s.request_id.as_deref() {
                 tx.put_idem(
                     rid,
@@ -138,21 +138,25 @@ impl Store {
                     },
                 )?;
             }
-            Ok((number, etag))
+            Ok((number, etag, head.state.unwrap_or_default()))
         });
         match result {
-            Ok((number, etag)) => {
+            Ok((number, etag, state)) => {
                 revision.revision = number;
                 revision.etag = etag;
                 Ok(SubmitOutcome {
+                    name: s.name,
                     revision,
+                    state,
                     replayed: false,
                 })
             }
             Err(Abort::Replay(rec)) => {
-                let (revision, _) = self.get(&s.name, Some(rec.revision))?;
+                let (revision, state) = self.get(&s.name, Some(rec.revision))?;
                 Ok(SubmitOutcome {
+                    name: s.name,
                     revision,
+                    state,
                     replayed: true,
                 })
             }

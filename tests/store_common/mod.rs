@@ -20,10 +20,7 @@ pub const CORPUS_REPORT: &str = concat!(
 );
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// The corpus report, parsed and validated as a submission would be.
