@@ -23,26 +23,10 @@ use prost::Message;
 use store_common::{corpus_report, sha256_hex, submission, ChildProcess};
 
 const DIR_ENV: &str = "NIANBAO_CRASH_DIR";
-const CYCLES: usize = 24;
+/// Kill cycles: `NIANBAO_CRASH_CYCLES`, else a short campaign for the developer's
+/// loop (CI runs a longer one; any number can be asked for).
+const DEFAULT_CYCLES: usize = 8;
 const WRITERS: usize = 8;
-
-/// xorshift64*: enough randomness for delays and choices, seeded per run.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn config(dir: &Path) -> StoreConfig {
     // Small segments, so that the children's writes cross segment boundaries and
@@ -87,14 +71,14 @@ fn child_writer_process() {
             let store = store.clone();
             let template = template.clone();
             tasks.push(tokio::spawn(async move {
-                let mut rng = Rng::new(seed.wrapping_add(w as u64 * 0x9e37_79b9));
+                let mut rng = fastrand::Rng::with_seed(seed.wrapping_add(w as u64 * 0x9e37_79b9));
                 let started = Instant::now();
                 // Stop on our own if nobody kills us (a broken parent).
                 while started.elapsed() < Duration::from_secs(60) {
-                    let agency = format!("crash-{}", rng.below(24));
-                    let year = 2020 + rng.below(3) as i32;
+                    let agency = format!("crash-{}", rng.u64(..24));
+                    let year = 2020 + rng.u64(..3) as i32;
                     let name = ReportName::new(AgencyId::parse(&agency).unwrap(), year).unwrap();
-                    if rng.below(10) == 0 {
+                    if rng.u64(..10) == 0 {
                         match store
                             .withdraw(&name, "crash test", "child", None, None)
                             .await
@@ -110,17 +94,17 @@ fn child_writer_process() {
                         }
                         continue;
                     }
-                    let division = format!("3{}06{:02}", rng.below(4), rng.below(20));
+                    let division = format!("3{}06{:02}", rng.u64(..4), rng.u64(..20));
                     let mut s = submission(
                         &template,
                         &agency,
                         year,
                         Some(&division),
-                        rng.below(2) as u32,
-                        &format!("{seed} {w} {}", rng.next()),
+                        rng.u64(..2) as u32,
+                        &format!("{seed} {w} {}", rng.u64(..)),
                     );
-                    if rng.below(4) == 0 {
-                        s.request_id = Some(format!("{seed}-{w}-{}", rng.next()));
+                    if rng.u64(..4) == 0 {
+                        s.request_id = Some(format!("{seed}-{w}-{}", rng.u64(..)));
                     }
                     let out = store.submit(s).await.expect("submit");
                     let rev = out.revision;
@@ -216,14 +200,19 @@ fn acknowledged_writes_survive_sigkill() {
                 .as_nanos() as u64
         });
     eprintln!("crash test seed {seed} (NIANBAO_CRASH_SEED reruns it)");
-    let mut rng = Rng::new(seed);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let cycles = std::env::var("NIANBAO_CRASH_CYCLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_CYCLES);
+    eprintln!("{cycles} kill cycles (NIANBAO_CRASH_CYCLES sets them)");
     let mut acked = Acknowledged::default();
     let started = Instant::now();
-    for cycle in 0..CYCLES {
+    for cycle in 0..cycles {
         let child = ChildProcess::spawn("child_writer_process", &[(DIR_ENV, dir)]);
         // Let it acknowledge something, then kill it at a random moment.
         let first = child.wait_for("ACK ", Duration::from_secs(60));
-        std::thread::sleep(Duration::from_millis(rng.below(250)));
+        std::thread::sleep(Duration::from_millis(rng.u64(..250)));
         let rest = child.kill();
         let n = acked.take(first) + acked.take(rest);
         let store = Store::open(&config(dir))
@@ -249,8 +238,8 @@ fn acknowledged_writes_survive_sigkill() {
         );
     }
     assert!(
-        acked.revisions.len() >= CYCLES,
-        "only {} acknowledged revisions in {CYCLES} cycles",
+        acked.revisions.len() >= cycles,
+        "only {} acknowledged revisions in {cycles} cycles",
         acked.revisions.len()
     );
     eprintln!(

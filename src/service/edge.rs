@@ -98,6 +98,12 @@ fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
 /// large (OUT_OF_RANGE, or a decompression limit) or not a protobuf message
 /// (INTERNAL), into the contract's: RESOURCE_EXHAUSTED / INVALID_ARGUMENT with
 /// `ErrorInfo`. Statuses that already carry details are ours and left alone.
+///
+/// tonic gives these only as a code and a message (its codec and its decompression
+/// make them; no typed error reaches a layer), so they are recognised by code and
+/// wording. `tests/service.rs` (`the_transports_own_statuses_become_the_contracts`,
+/// `oversize_requests_are_resource_exhausted`) drives each through the real
+/// transport, so a tonic release that rewords one fails there, not in production.
 pub fn caller_errors<B>(mut response: http::Response<B>, limit: usize) -> http::Response<B> {
     let headers = response.headers();
     if headers.contains_key("grpc-status-details-bin") {

@@ -172,6 +172,27 @@ pub(crate) struct FlusherParts {
 /// before starting. A lone writer is flushed at once.
 pub(crate) const COMMIT_SIBLINGS: usize = 4;
 
+/// The work of one flush, apart from the group commit's bookkeeping (which flush,
+/// for whom, when). The store's is [`SledFlush`]; tests give their own to drive the
+/// group commit step by step.
+pub(crate) trait FlushWork: Send + 'static {
+    /// Makes everything committed before the call durable.
+    fn flush(&mut self) -> Result<(), String>;
+    /// Runs now and then between flushes.
+    fn housekeeping(&mut self);
+    /// Holds a busy flush back for `delay` before it starts.
+    fn pause(&mut self, delay: Duration) {
+        std::thread::sleep(delay);
+    }
+}
+
+/// When the flusher does what besides flushing.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Schedule {
+    pub housekeeping_every: Duration,
+    pub commit_delay: Duration,
+}
+
 impl Flusher {
     pub(crate) fn start(
         shared: Arc<GroupCommit>,
@@ -203,15 +224,28 @@ impl Flusher {
         };
         // Blob files already present were written before a previous run flushed.
         sync.synced = sync.list_blobs().unwrap_or_default().into_iter().collect();
+        let schedule = Schedule {
+            housekeeping_every: parts.housekeeping_every,
+            commit_delay: parts.commit_delay,
+        };
+        let work = SledFlush { parts, sync };
+        Flusher::spawn(shared, work, schedule).map_err(|source| StoreError::Io {
+            action: "start the flusher thread for",
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Starts the flusher thread with `work`.
+    pub(crate) fn spawn(
+        shared: Arc<GroupCommit>,
+        work: impl FlushWork,
+        schedule: Schedule,
+    ) -> std::io::Result<Flusher> {
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("nianbao-store-flusher".into())
-            .spawn(move || run(&thread_shared, parts, sync))
-            .map_err(|source| StoreError::Io {
-                action: "start the flusher thread for",
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .spawn(move || run(&thread_shared, work, schedule))?;
         Ok(Flusher {
             shared,
             thread: Some(thread),
@@ -219,7 +253,9 @@ impl Flusher {
     }
 }
 
-fn run(shared: &GroupCommit, mut parts: FlusherParts, mut sync: DiskSync) {
+/// The flusher's loop: waits for a writer to ask, holds a busy flush back for the
+/// commit delay, runs the flush and reports its outcome to every writer waiting.
+fn run(shared: &GroupCommit, mut work: impl FlushWork, schedule: Schedule) {
     let mut last_housekeeping = Instant::now();
     loop {
         let flush = {
@@ -227,22 +263,23 @@ fn run(shared: &GroupCommit, mut parts: FlusherParts, mut sync: DiskSync) {
             while st.wanted <= st.started && !st.shutdown {
                 let (guard, _) = shared
                     .wake
-                    .wait_timeout(st, parts.housekeeping_every)
+                    .wait_timeout(st, schedule.housekeeping_every)
                     .unwrap_or_else(|e| e.into_inner());
                 st = guard;
                 if st.wanted <= st.started
                     && !st.shutdown
-                    && last_housekeeping.elapsed() >= parts.housekeeping_every
+                    && last_housekeeping.elapsed() >= schedule.housekeeping_every
                 {
                     break;
                 }
             }
             if st.wanted > st.started {
-                if st.asking >= COMMIT_SIBLINGS && !parts.commit_delay.is_zero() && !st.shutdown {
+                if st.asking >= COMMIT_SIBLINGS && !schedule.commit_delay.is_zero() && !st.shutdown
+                {
                     // Busy: let the writers about to commit join this flush (they ask for
                     // `started + 1`, which is still this one) rather than the next.
                     drop(st);
-                    std::thread::sleep(parts.commit_delay);
+                    work.pause(schedule.commit_delay);
                     st = shared.lock();
                 }
                 st.started += 1;
@@ -255,40 +292,13 @@ fn run(shared: &GroupCommit, mut parts: FlusherParts, mut sync: DiskSync) {
             }
         };
         let Some(flush) = flush else {
-            (parts.housekeeping)();
+            work.housekeeping();
             last_housekeeping = Instant::now();
             continue;
         };
-        // Everything committed before this read is covered by the flush below.
-        let sequence = (parts.read_sequence)();
         let started = Instant::now();
-        // A panic in sled must not strand the writers waiting for this flush.
-        let flushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parts.db.flush()))
-            .unwrap_or_else(|_| {
-                Err(sled::Error::ReportableBug(
-                    "sled panicked while flushing".into(),
-                ))
-            });
-        let result = flushed
-            .map_err(|e| e.to_string())
-            .and_then(|_| sync.sync().map_err(|e| e.to_string()));
+        let result = work.flush();
         tracing::trace!(flush, elapsed = ?started.elapsed(), "store flush");
-        // The durable sequence first: a writer woken by the progress below may read
-        // the change log at once, and must find its own event there.
-        if result.is_ok() {
-            let newer = parts.durable.send_if_modified(|s| {
-                let newer = sequence > *s;
-                if newer {
-                    *s = sequence;
-                }
-                newer
-            });
-            if newer {
-                if let Err(e) = sync.mark(sequence) {
-                    tracing::warn!(error = %e, "could not record the durable sequence number");
-                }
-            }
-        }
         shared.progress.send_modify(|p| {
             p.completed = flush;
             match result {
@@ -299,10 +309,54 @@ fn run(shared: &GroupCommit, mut parts: FlusherParts, mut sync: DiskSync) {
                 }
             }
         });
-        if last_housekeeping.elapsed() >= parts.housekeeping_every {
-            (parts.housekeeping)();
+        if last_housekeeping.elapsed() >= schedule.housekeeping_every {
+            work.housekeeping();
             last_housekeeping = Instant::now();
         }
+    }
+}
+
+/// The store's flush: sled's log written and synced, the files sled does not sync
+/// synced, and the durable sequence published and recorded.
+struct SledFlush {
+    parts: FlusherParts,
+    sync: DiskSync,
+}
+
+impl FlushWork for SledFlush {
+    fn flush(&mut self) -> Result<(), String> {
+        // Everything committed before this read is covered by the flush below.
+        let sequence = (self.parts.read_sequence)();
+        // A panic in sled must not strand the writers waiting for this flush.
+        let db = &self.parts.db;
+        let flushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.flush()))
+            .unwrap_or_else(|_| {
+                Err(sled::Error::ReportableBug(
+                    "sled panicked while flushing".into(),
+                ))
+            });
+        flushed
+            .map_err(|e| e.to_string())
+            .and_then(|_| self.sync.sync().map_err(|e| e.to_string()))?;
+        // The durable sequence before the writers hear of the flush: a writer woken by
+        // the progress may read the change log at once, and must find its own event.
+        let newer = self.parts.durable.send_if_modified(|s| {
+            let newer = sequence > *s;
+            if newer {
+                *s = sequence;
+            }
+            newer
+        });
+        if newer {
+            if let Err(e) = self.sync.mark(sequence) {
+                tracing::warn!(error = %e, "could not record the durable sequence number");
+            }
+        }
+        Ok(())
+    }
+
+    fn housekeeping(&mut self) {
+        (self.parts.housekeeping)();
     }
 }
 
@@ -394,5 +448,196 @@ impl DiskSync {
         let present: HashSet<&OsString> = present.iter().collect();
         self.synced.retain(|n| present.contains(n));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The group commit driven step by step: the test's [`FlushWork`] reports each
+    //! flush and each pause as it begins and goes on only when the test says so, so
+    //! these tests decide on the order of events, never on how long anything took.
+
+    use std::sync::mpsc;
+    use std::thread::JoinHandle;
+
+    use super::*;
+
+    #[derive(Debug, PartialEq, Eq)]
+    enum Event {
+        Flush,
+        Pause,
+    }
+
+    /// Flushes and pauses that wait for the test; `fail` makes the next flush fail.
+    struct Driven {
+        events: mpsc::Sender<Event>,
+        go: mpsc::Receiver<Result<(), String>>,
+    }
+
+    impl FlushWork for Driven {
+        fn flush(&mut self) -> Result<(), String> {
+            let _ = self.events.send(Event::Flush);
+            self.go.recv().unwrap_or(Err("the test ended".into()))
+        }
+
+        fn housekeeping(&mut self) {}
+
+        fn pause(&mut self, _delay: Duration) {
+            let _ = self.events.send(Event::Pause);
+            let _ = self.go.recv();
+        }
+    }
+
+    struct Harness {
+        shared: Arc<GroupCommit>,
+        events: mpsc::Receiver<Event>,
+        go: mpsc::Sender<Result<(), String>>,
+        _flusher: Flusher,
+    }
+
+    impl Harness {
+        fn new(commit_delay: Duration) -> Harness {
+            let shared = GroupCommit::new();
+            let (events_tx, events) = mpsc::channel();
+            let (go, go_rx) = mpsc::channel();
+            let work = Driven {
+                events: events_tx,
+                go: go_rx,
+            };
+            let schedule = Schedule {
+                housekeeping_every: Duration::from_secs(24 * 3600),
+                commit_delay,
+            };
+            let flusher = Flusher::spawn(shared.clone(), work, schedule).unwrap();
+            Harness {
+                shared,
+                events,
+                go,
+                _flusher: flusher,
+            }
+        }
+
+        /// A writer that has committed: asks for a flush and waits for it; its thread
+        /// returns the flush it waited for and the outcome.
+        fn writer(&self) -> JoinHandle<(u64, Result<(), StoreError>)> {
+            let shared = self.shared.clone();
+            std::thread::spawn(move || {
+                let target = shared.request();
+                (target, shared.wait_blocking(target))
+            })
+        }
+
+        /// Blocks until `n` writers are asking for the next flush.
+        fn until_asking(&self, n: usize) {
+            let guard = Instant::now();
+            while self.shared.lock().asking != n {
+                assert!(
+                    guard.elapsed() < Duration::from_secs(300),
+                    "never {n} writers asking (a hang, not a timing)"
+                );
+                std::thread::yield_now();
+            }
+        }
+
+        fn next(&self) -> Event {
+            self.events.recv().expect("the flusher is running")
+        }
+
+        fn release(&self) {
+            self.go.send(Ok(())).expect("the flusher is waiting");
+        }
+    }
+
+    fn targets(writers: Vec<JoinHandle<(u64, Result<(), StoreError>)>>) -> Vec<u64> {
+        writers
+            .into_iter()
+            .map(|w| {
+                let (target, outcome) = w.join().expect("a writer thread");
+                assert!(outcome.is_ok(), "{outcome:?}");
+                target
+            })
+            .collect()
+    }
+
+    /// The scenario of both tests below: one writer, whose flush runs while 7 more
+    /// commit; then, once the second flush is decided on, 20 late writers. Returns the
+    /// flushes the early and the late writers waited for.
+    fn busy_then_late(h: &Harness, expect_pause: bool) -> (Vec<u64>, Vec<u64>) {
+        let first = h.writer();
+        assert_eq!(h.next(), Event::Flush, "a lone writer is flushed at once");
+        let early: Vec<_> = (0..7).map(|_| h.writer()).collect();
+        h.until_asking(7);
+        h.release();
+        let late = if expect_pause {
+            assert_eq!(h.next(), Event::Pause, "7 writers waiting: a busy flush");
+            let late: Vec<_> = (0..20).map(|_| h.writer()).collect();
+            h.until_asking(27);
+            h.release();
+            assert_eq!(h.next(), Event::Flush);
+            h.release();
+            late
+        } else {
+            assert_eq!(h.next(), Event::Flush, "no delay: the flush starts at once");
+            let late: Vec<_> = (0..20).map(|_| h.writer()).collect();
+            h.until_asking(20);
+            h.release();
+            assert_eq!(h.next(), Event::Flush);
+            h.release();
+            late
+        };
+        assert_eq!(targets(vec![first]), [1]);
+        (targets(early), targets(late))
+    }
+
+    #[test]
+    fn a_busy_flush_waits_for_the_writers_about_to_commit() {
+        let h = Harness::new(Duration::from_millis(3));
+        let (early, late) = busy_then_late(&h, true);
+        // The 7 writers who asked during flush 1 share flush 2, and so do the 20 who
+        // committed while it was held back: 28 writers, 2 flushes.
+        assert!(
+            early.iter().chain(&late).all(|&t| t == 2),
+            "{early:?} {late:?}"
+        );
+        assert_eq!(h.shared.progress.borrow().completed, 2);
+    }
+
+    #[test]
+    fn without_a_commit_delay_late_writers_wait_for_the_next_flush() {
+        let h = Harness::new(Duration::ZERO);
+        let (early, late) = busy_then_late(&h, false);
+        assert!(early.iter().all(|&t| t == 2), "{early:?}");
+        assert!(late.iter().all(|&t| t == 3), "{late:?}");
+        assert_eq!(h.shared.progress.borrow().completed, 3);
+    }
+
+    #[test]
+    fn a_lone_writer_is_never_held_back() {
+        // An hour's delay: a pause would show as an Event::Pause, not as a slow test.
+        let h = Harness::new(Duration::from_secs(3600));
+        for n in 1..=3u64 {
+            let w = h.writer();
+            assert_eq!(h.next(), Event::Flush, "writer {n}");
+            h.release();
+            assert_eq!(targets(vec![w]), [n]);
+        }
+    }
+
+    #[test]
+    fn a_failed_flush_fails_its_writers_and_the_next_one_recovers() {
+        let h = Harness::new(Duration::ZERO);
+        let w = h.writer();
+        assert_eq!(h.next(), Event::Flush);
+        h.go.send(Err("disk full".into())).unwrap();
+        let (target, outcome) = w.join().unwrap();
+        assert_eq!(target, 1);
+        match outcome {
+            Err(StoreError::NotDurable(e)) => assert!(e.contains("disk full"), "{e}"),
+            other => panic!("expected NotDurable, got {other:?}"),
+        }
+        let w = h.writer();
+        assert_eq!(h.next(), Event::Flush);
+        h.release();
+        assert_eq!(targets(vec![w]), [2]);
     }
 }

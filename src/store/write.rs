@@ -37,7 +37,11 @@ impl Store {
         Ok(outcome)
     }
 
-    fn submit_commit(&self, s: Submission, now: SystemTime) -> Result<SubmitOutcome, StoreError> {
+    pub(super) fn submit_commit(
+        &self,
+        s: Submission,
+        now: SystemTime,
+    ) -> Result<SubmitOutcome, StoreError> {
         check_request_id(s.request_id.as_deref())?;
         if s.input_sha256.len() != 64
             || !s
