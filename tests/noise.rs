@@ -12,7 +12,7 @@ use nianbao::parse::{parse, ParseOptions, DEFAULT_MAX_BYTES};
 use nianbao::pb;
 
 /// `len` bytes from the test's seeded generator.
-fn random_bytes(rng: &mut fastrand::Rng, len: usize) -> Vec<u8> {
+fn noise(rng: &mut fastrand::Rng, len: usize) -> Vec<u8> {
     let mut out = vec![0; len];
     rng.fill(&mut out);
     out
@@ -71,7 +71,7 @@ fn one_byte() {
 fn random_bytes() {
     let mut rng = fastrand::Rng::with_seed(0x6e69_616e_6261_6f01);
     for len in [2usize, 3, 7, 64, 997, 4096, 65_536] {
-        let input = random_bytes(&mut rng, len);
+        let input = noise(&mut rng, len);
         assert_rejected(&format!("{len} random bytes"), &input);
         // also read as GBK, as a caller naming a legacy charset would
         let gbk = ParseOptions {
@@ -85,7 +85,7 @@ fn random_bytes() {
 #[test]
 fn ten_megabytes_of_noise() {
     let mut rng = fastrand::Rng::with_seed(0x6e69_616e_6261_6f02);
-    let input = random_bytes(&mut rng, 10 << 20);
+    let input = noise(&mut rng, 10 << 20);
     assert_rejected("10 MB of random bytes", &input);
 }
 
