@@ -82,7 +82,7 @@ fn generated(t: &Template, i: u64, salt: u64) -> Submission {
     a.name = format!("第{agency_no}号 人民政府办公室");
     a.division_code = Some(division);
     let mut validation = t.1.clone();
-    validation.errors = if i % 7 == 0 { 2 } else { 0 };
+    validation.errors = if i.is_multiple_of(7) { 2 } else { 0 };
     let digest = Sha256::digest(format!("{agency} {year} {salt}").as_bytes());
     Submission {
         name: ReportName::new(AgencyId::parse(&agency).expect("agency id"), year).expect("name"),
