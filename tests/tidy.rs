@@ -549,10 +549,8 @@ impl Code {
             let next = text[after..].trim_start();
             let next_at = text.len() - next.len();
             match bytes.get(next_at) {
-                Some(b';') => {
-                    if !mods.iter().any(|(_, s, e, _)| at > *s && at < *e) {
-                        children.insert(name);
-                    }
+                Some(b';') if !mods.iter().any(|(_, s, e, _)| at > *s && at < *e) => {
+                    children.insert(name);
                 }
                 Some(b'{') => {
                     let end = matching_brace(bytes, next_at);
