@@ -1,9 +1,11 @@
 //! nianbao: parse, validate, store and serve government information-disclosure
 //! annual reports (政府信息公开工作年度报告).
 //!
-//! The domain core ([`format`], [`parse`], [`validate`], [`names`]) knows nothing
-//! of gRPC or storage. [`store`] keeps revisions in sled; [`ingest`] and
-//! [`aggregate`] join the domain to the store; [`service`] is the gRPC edge.
+//! The domain core ([`format`], [`diagnostics`], [`parse`], [`validate`], [`names`])
+//! knows nothing of gRPC, storage or files. [`store`] keeps revisions in sled;
+//! [`ingest`] and [`aggregate`] join the domain to the store; [`service`] is the gRPC
+//! edge. Each layer imports only from the layers below it: `ARCHITECTURE.md`
+//! ("Layers") lists them, and `tests/tidy.rs` fails on an import upwards.
 
 pub mod pb {
     //! Types generated from `proto/nianbao/v1` (the entity model).
