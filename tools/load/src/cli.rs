@@ -284,3 +284,106 @@ pub struct EchoServerArgs {
     pub threads: Option<usize>,
 }
 
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn run_args(extra: &[&str]) -> RunArgs {
+        let mut argv = vec!["nianbao-load", "run", "--scenario", "get"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Run(args) => args,
+            other => panic!("not a run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn scenario_names_are_their_command_line_spellings() {
+        for s in Scenario::value_variants() {
+            let value = s.to_possible_value().unwrap();
+            assert_eq!(s.name(), value.get_name());
+        }
+    }
+
+    #[test]
+    fn the_defaults_make_a_closed_loop_plan() {
+        let plan = run_args(&[]).plan().unwrap();
+        assert_eq!(plan.concurrency, 64);
+        assert_eq!(plan.rate, None);
+        assert_eq!(plan.max_in_flight, 20_000);
+        assert_eq!(plan.warmup, Duration::from_secs(2));
+        assert_eq!(plan.duration, Duration::from_secs(10));
+        assert_eq!(plan.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_rate_makes_an_open_loop_plan() {
+        let plan = run_args(&["--rate", "2000", "--warmup", "0", "--duration", "0.5"])
+            .plan()
+            .unwrap();
+        assert_eq!(plan.rate.map(FixedRate::per_second), Some(2000.0));
+        assert_eq!(plan.warmup, Duration::ZERO);
+        assert_eq!(plan.duration, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn times_and_rates_out_of_range_are_refused_with_the_flag_named() {
+        let cases: [(&[&str], &str); 9] = [
+            (&["--duration", "0"], "--duration must be a positive"),
+            (&["--duration=-1"], "--duration must be a positive"),
+            (&["--duration", "inf"], "--duration must be a positive"),
+            (&["--duration", "1e300"], "--duration must be a positive"),
+            (&["--warmup=-0.5"], "--warmup must be a number"),
+            (&["--warmup", "NaN"], "--warmup must be a number"),
+            (&["--timeout", "0"], "--timeout must be a positive"),
+            (&["--rate", "0"], "--rate must be positive, not 0"),
+            (&["--rate=-5"], "--rate must be positive, not -5"),
+        ];
+        for (extra, expected) in cases {
+            let err = run_args(extra).plan().unwrap_err();
+            assert!(err.starts_with(expected), "{extra:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_label_defaults_to_the_scenario() {
+        assert_eq!(run_args(&[]).label(), "get");
+        assert_eq!(run_args(&["--label", "final get-2"]).label(), "final get-2");
+    }
+
+    #[test]
+    fn seed_takes_exactly_one_of_a_directory_and_a_server() {
+        assert!(Cli::try_parse_from(["nianbao-load", "seed"]).is_err());
+        assert!(Cli::try_parse_from([
+            "nianbao-load",
+            "seed",
+            "--data-dir",
+            "/tmp/x",
+            "--addr",
+            "127.0.0.1:1"
+        ])
+        .is_err());
+        assert!(Cli::try_parse_from(["nianbao-load", "seed", "--addr", "127.0.0.1:1"]).is_ok());
+    }
+
+    #[test]
+    fn unknown_scenarios_and_groupings_are_refused() {
+        assert!(Cli::try_parse_from(["nianbao-load", "run", "--scenario", "put"]).is_err());
+        assert!(Cli::try_parse_from([
+            "nianbao-load",
+            "run",
+            "--scenario",
+            "aggregate",
+            "--group-by",
+            "county"
+        ])
+        .is_err());
+    }
+}

@@ -136,3 +136,49 @@ pub async fn echo_call(
     .await
 }
 
+#[cfg(test)]
+mod tests {
+    use tonic::server::UnaryService;
+
+    use super::*;
+
+    fn echo(filler: &'static [u8], payload: &'static [u8], reply_bytes: u32) -> Bytes {
+        let mut method = EchoUnary(Bytes::from_static(filler));
+        let request = Request::new(EchoMessage {
+            payload: Bytes::from_static(payload),
+            reply_bytes,
+        });
+        let response = method.call(request).into_inner().unwrap().into_inner();
+        assert_eq!(response.reply_bytes, 0);
+        response.payload
+    }
+
+    #[test]
+    fn the_payload_comes_back_without_a_reply_size() {
+        assert_eq!(echo(b"xxxx", b"hello", 0), Bytes::from_static(b"hello"));
+    }
+
+    #[test]
+    fn a_reply_size_answers_with_that_much_filler() {
+        assert_eq!(echo(b"xxxxxxxx", b"hello", 3), Bytes::from_static(b"xxx"));
+    }
+
+    #[test]
+    fn replies_stop_at_the_filler() {
+        assert_eq!(echo(b"xxxx", b"", 1_000), Bytes::from_static(b"xxxx"));
+    }
+
+    #[tokio::test]
+    async fn other_methods_are_unimplemented() {
+        let mut service = EchoService {
+            filler: Bytes::new(),
+        };
+        let request = http::Request::builder()
+            .uri("/nianbao.v1.ReportRegistry/GetReport")
+            .body(tonic::body::Body::empty())
+            .unwrap();
+        let response = service.call(request).await.unwrap();
+        let status = Status::from_header_map(response.headers()).unwrap();
+        assert_eq!(status.code(), tonic::Code::Unimplemented);
+    }
+}

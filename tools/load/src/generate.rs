@@ -188,3 +188,108 @@ impl SubmitBodies {
     }
 }
 
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// The corpus report the tool sends by default.
+    pub(crate) fn corpus_report() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/000_2b6e7661ff84f527.txt")
+    }
+
+    #[test]
+    fn report_i_is_agency_i_over_years_in_year_i_mod_years() {
+        let t = template(&corpus_report()).unwrap();
+        let (agency, r) = generated(&t, "a", 7, 5, 2021);
+        assert_eq!(agency, "a-00001");
+        assert_eq!(r.year, 2023);
+        let a = r.agency.as_ref().unwrap();
+        assert_eq!(a.division_code.as_deref(), Some("110105"));
+        assert_eq!(a.name, "北京市朝阳区第1号行政机关");
+        assert_eq!(a.unified_social_credit_code, None);
+        assert_eq!(
+            r.title,
+            "北京市朝阳区第1号行政机关2023年政府信息公开工作年度报告"
+        );
+        assert_eq!(
+            r.publication_date,
+            Some(Date {
+                year: 2024,
+                month: 1,
+                day: 20
+            })
+        );
+        // Everything else is the template's.
+        assert_eq!(r.preamble, t.preamble);
+        assert_eq!(r.requests, t.requests);
+        assert!(r.requests.is_some());
+    }
+
+    #[test]
+    fn agencies_cycle_through_the_divisions() {
+        let t = AnnualReport::default();
+        let (agency, r) = generated(&t, "p", 5 * 23, 5, 2021);
+        assert_eq!(agency, "p-00023");
+        assert_eq!(r.year, 2021);
+        let code = r.agency.unwrap().division_code.unwrap();
+        assert_eq!(code, DIVISIONS[3].0);
+    }
+
+    #[test]
+    fn zero_years_count_as_one() {
+        let t = AnnualReport::default();
+        let (agency, r) = generated(&t, "a", 3, 0, 2021);
+        assert_eq!((agency.as_str(), r.year), ("a-00003", 2021));
+    }
+
+    #[test]
+    fn pieced_requests_are_the_typed_requests() {
+        let t = template(&corpus_report()).unwrap();
+        let bodies = SubmitBodies::new(&t, "s1".into());
+        bodies.verify(&t).unwrap();
+        for i in [0, 1, 4, 5, 99_999] {
+            let (name, bytes) = bodies.request(i).unwrap();
+            let (agency, report) = generated(&t, "s1", i, SUBMIT_YEARS, SUBMIT_FIRST_YEAR);
+            let typed = SubmitReportRequest {
+                input: Some(submit_report_request::Input::Report(report)),
+                agency_id: agency.clone(),
+                ..Default::default()
+            };
+            // The same message (its fields in another order than prost writes them).
+            let decoded = <SubmitReportRequest as prost::Message>::decode(bytes).unwrap();
+            assert!(
+                decoded == typed,
+                "submission {i} differs from the typed request"
+            );
+            assert_eq!(name, format!("agencies/{agency}/reports/{}", 2021 + i % 5));
+        }
+    }
+
+    #[test]
+    fn verify_finds_pieces_of_another_report() {
+        let t = template(&corpus_report()).unwrap();
+        let bodies = SubmitBodies::new(&t, "s1".into());
+        let mut other = t.clone();
+        other.preamble.push('。');
+        assert!(bodies.verify(&other).is_err());
+    }
+
+    #[test]
+    fn agency_prefixes_are_checked() {
+        assert!(check_prefix("a").is_ok());
+        assert!(check_prefix("s1764000000").is_ok());
+        let err = check_prefix("Ab!").unwrap_err();
+        assert_eq!(err, "`Ab!` cannot start an agency id (a-z, 0-9 and -)");
+    }
+
+    #[test]
+    fn an_unreadable_template_is_an_error() {
+        let err = template(Path::new("/nonexistent/report.txt")).unwrap_err();
+        assert!(
+            err.starts_with("cannot read /nonexistent/report.txt"),
+            "{err}"
+        );
+    }
+}

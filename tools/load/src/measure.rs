@@ -396,3 +396,86 @@ async fn request(
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_must_be_positive_and_finite() {
+        assert!(FixedRate::new(0.5).is_ok());
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(
+                FixedRate::new(bad).unwrap_err(),
+                format!("--rate must be positive, not {bad}")
+            );
+        }
+    }
+
+    #[test]
+    fn requests_are_due_at_fixed_intervals() {
+        let r = FixedRate::new(4.0).unwrap();
+        let due: Vec<Duration> = (0..5).map(|k| r.due(k).unwrap()).collect();
+        assert_eq!(
+            due,
+            [0, 250, 500, 750, 1000].map(Duration::from_millis).to_vec()
+        );
+        let r = FixedRate::new(2000.0).unwrap();
+        assert_eq!(r.due(2001), Some(Duration::from_micros(1_000_500)));
+    }
+
+    #[test]
+    fn the_schedule_sends_rate_times_seconds_requests() {
+        // As the scheduler counts: requests due before the end of warm-up + duration.
+        let r = FixedRate::new(2000.0).unwrap();
+        let end = Duration::from_secs(3);
+        let sent = (0u64..)
+            .take_while(|&k| r.due(k).is_some_and(|d| d < end))
+            .count();
+        assert_eq!(sent, 6000);
+    }
+
+    #[test]
+    fn a_tiny_rate_ends_the_schedule_instead_of_overflowing() {
+        let r = FixedRate::new(1e-300).unwrap();
+        assert_eq!(r.due(0), Some(Duration::ZERO));
+        assert_eq!(r.due(1), None);
+    }
+
+    #[test]
+    fn the_window_follows_the_warmup() {
+        let t0 = Instant::now();
+        let w = Window::new(t0, Duration::from_secs(2), Duration::from_secs(10)).unwrap();
+        assert!(!w.measured(t0));
+        assert!(!w.measured(t0 + Duration::from_millis(1999)));
+        assert!(w.measured(t0 + Duration::from_secs(2)));
+        assert_eq!(w.end - w.start, Duration::from_secs(10));
+        assert!(Window::new(t0, Duration::MAX, Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn the_seconds_measured_stretch_to_the_last_answer() {
+        let t0 = Instant::now();
+        let w = Window::new(t0, Duration::from_secs(1), Duration::from_secs(10)).unwrap();
+        assert_eq!(w.seconds(None), 10.0);
+        assert_eq!(w.seconds(Some(t0 + Duration::from_secs(5))), 10.0);
+        assert_eq!(w.seconds(Some(t0 + Duration::from_millis(12_500))), 11.5);
+    }
+
+    #[test]
+    fn the_first_the_first_measured_and_one_in_256_are_sampled() {
+        let mut s = Sampling::default();
+        // Warm-up: the first, then the 257th.
+        let warm: Vec<u64> = (0..300).filter(|_| s.next(false)).collect();
+        assert_eq!(warm, [0, 256]);
+        // The first measured one, then the multiples of 256.
+        let measured: Vec<u64> = (300..1000).filter(|_| s.next(true)).collect();
+        assert_eq!(measured, [300, 512, 768]);
+    }
+
+    #[test]
+    fn without_warmup_the_first_is_sampled_once() {
+        let mut s = Sampling::default();
+        let sampled = (0..600).filter(|_| s.next(true)).count();
+        assert_eq!(sampled, 3); // 0, 256, 512
+    }
+}

@@ -58,3 +58,24 @@ pub async fn connect(addr: &str, timeout: Duration) -> Fallible<Channel> {
         .map_err(|e| format!("cannot connect to {addr}: {e}"))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_address_is_plain_http() {
+        assert_eq!(url("127.0.0.1:50051"), "http://127.0.0.1:50051");
+        assert_eq!(url("localhost:1"), "http://localhost:1");
+    }
+
+    #[test]
+    fn an_url_is_kept_as_it_is() {
+        assert_eq!(url("http://127.0.0.1:50051"), "http://127.0.0.1:50051");
+        assert_eq!(url("https://example.org:443"), "https://example.org:443");
+    }
+
+    #[test]
+    fn the_submitter_header_is_the_tool_name() {
+        assert_eq!(submitter().to_str().unwrap(), "nianbao-load");
+    }
+}

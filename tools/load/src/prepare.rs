@@ -222,3 +222,74 @@ fn checking_note(scenario: Scenario, decode_responses: bool) -> String {
     format!("{}: {what}", scenario.name())
 }
 
+#[cfg(test)]
+mod tests {
+    use nianbao::pb::ValidateReportRequest;
+
+    use super::*;
+    use crate::generate::tests::corpus_report;
+
+    #[test]
+    fn only_the_validate_scenarios_have_a_validate_body() {
+        let report = corpus_report();
+        for scenario in [Scenario::Get, Scenario::Submit, Scenario::Echo] {
+            assert!(validate_body(scenario, &report).unwrap().is_none());
+        }
+        let entity = validate_body(Scenario::Validate, &report).unwrap().unwrap();
+        let r: ValidateReportRequest = prost::Message::decode(entity).unwrap();
+        let Some(validate_report_request::Input::Report(report_entity)) = r.input else {
+            panic!("not an entity: {r:?}");
+        };
+        assert_eq!(report_entity, template(&report).unwrap());
+
+        let text = validate_body(Scenario::ValidateText, &report)
+            .unwrap()
+            .unwrap();
+        let r: ValidateReportRequest = prost::Message::decode(text).unwrap();
+        let Some(validate_report_request::Input::Text(published)) = r.input else {
+            panic!("not a text: {r:?}");
+        };
+        assert_eq!(published.content, std::fs::read(&report).unwrap());
+        assert_eq!(published.label, "nianbao-load");
+    }
+
+    #[test]
+    fn a_missing_report_is_an_error_not_a_panic() {
+        let missing = Path::new("/nonexistent/report.txt");
+        assert!(validate_body(Scenario::Validate, missing).is_err());
+        assert!(validate_body(Scenario::ValidateText, missing).is_err());
+        assert!(submit_bodies(missing, "s1".into()).is_err());
+        // A scenario that sends no report does not read it.
+        assert!(validate_body(Scenario::Get, missing).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_submit_prefix_is_given_or_the_time() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_764_000_000);
+        assert_eq!(submit_prefix(Some("run7"), t), "run7");
+        assert_eq!(submit_prefix(None, t), "s1764000000");
+        assert_eq!(
+            submit_prefix(None, UNIX_EPOCH - Duration::from_secs(1)),
+            "s0"
+        );
+    }
+
+    #[test]
+    fn echo_replies_are_capped_at_the_servers_buffer() {
+        let m = echo_message(3, 10);
+        assert_eq!((m.payload.as_ref(), m.reply_bytes), (&b"eee"[..], 10));
+        assert_eq!(echo_message(0, u32::MAX).reply_bytes, ECHO_MAX_REPLY as u32);
+    }
+
+    #[test]
+    fn the_checking_note_says_what_is_checked() {
+        assert_eq!(
+            checking_note(Scenario::Get, false),
+            "get: responses not decoded; each caller's first, its first measured and 1 in 256 decoded and checked"
+        );
+        assert_eq!(
+            checking_note(Scenario::ValidateText, true),
+            "validate-text: every response decoded and checked (--decode-responses)"
+        );
+    }
+}

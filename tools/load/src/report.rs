@@ -299,3 +299,215 @@ pub fn results_json(outcomes: &[Outcome]) -> serde_json::Value {
     })
 }
 
+#[cfg(test)]
+mod tests {
+    use tonic::Status;
+
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn plan(rate: Option<f64>) -> Plan {
+        Plan {
+            concurrency: 64,
+            rate: rate.map(|r| FixedRate::new(r).unwrap()),
+            max_in_flight: 20_000,
+            warmup: Duration::from_secs(2),
+            duration: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// 1,000 ok calls of 1..=1000 ms in 10 s, two errors.
+    fn outcome(rate: Option<f64>) -> Outcome {
+        let mut rec = Recorder::new().unwrap();
+        let at = Instant::now();
+        for i in 1..=1000 {
+            rec.record(&Ok(Done::unchecked()), ms(i), at);
+        }
+        rec.record(&Err(Status::unavailable("gone").into()), ms(1), at);
+        rec.record(&Err(CallError::Bad("odd".into())), ms(1), at);
+        Outcome {
+            label: "get".into(),
+            scenario: Scenario::Get,
+            plan: plan(rate),
+            connections: 2,
+            decode_responses: false,
+            rec,
+            elapsed: 10.0,
+            client_cpu: Some(0.75),
+            server_cpu: Some(1.16),
+            lag: None,
+            load_before: "0.10 0.20 0.30".into(),
+            load_after: "1.00 2.00 3.00".into(),
+        }
+    }
+
+    #[test]
+    fn percentiles_are_read_from_the_histogram() {
+        let o = outcome(None);
+        // 3 significant digits: within 0.1 % of the value.
+        for (q, expected) in [(0.5, 500.0), (0.9, 900.0), (0.99, 990.0)] {
+            let got = o.ms(q);
+            assert!((got - expected).abs() <= expected * 1e-3, "p{q}: {got}");
+        }
+        assert_eq!(o.rps(), 100.0);
+    }
+
+    #[test]
+    fn the_summary_line_has_counts_percentiles_errors_cpu_and_load() {
+        let o = outcome(None);
+        assert_eq!(
+            o.line(),
+            "get [closed-loop c=64, 2 conn, 10.0 s]: 1000 ok, 2 errors, 100.0 req/s | \
+             p50 500.171 p90 900.202 p99 990.380 p99.9 999.293 max 1000.342 ms | \
+             errors UNAVAILABLE×1 bad-response×1 | cpu: client 75% server 116% | \
+             load 1.00 2.00 3.00"
+        );
+    }
+
+    #[test]
+    fn an_open_loop_line_shows_the_rate_and_the_send_lag() {
+        let mut o = outcome(Some(2000.0));
+        let mut lag = new_histogram().unwrap();
+        lag.record(250_000).unwrap();
+        o.lag = Some(lag);
+        o.client_cpu = None;
+        o.server_cpu = None;
+        let line = o.line();
+        assert!(
+            line.starts_with("get [open-loop 2000/s, 2 conn, 10.0 s]: "),
+            "{line}"
+        );
+        assert!(
+            line.ends_with(" | send lag p99 0.250 ms | load 1.00 2.00 3.00"),
+            "{line}"
+        );
+        assert!(!line.contains("cpu:"), "{line}");
+    }
+
+    #[test]
+    fn nothing_measured_is_zero_per_second() {
+        let mut o = outcome(None);
+        o.elapsed = 0.0;
+        assert_eq!(o.rps(), 0.0);
+    }
+
+    #[test]
+    fn the_json_names_the_mode_and_the_rate() {
+        let closed = outcome(None).json();
+        assert_eq!(closed["mode"], "closed-loop");
+        assert_eq!(closed["concurrency"], 64);
+        assert!(closed["target_rate"].is_null());
+        assert_eq!(closed["ok"], 1000);
+        assert_eq!(closed["errors"]["UNAVAILABLE"], 1);
+        assert_eq!(closed["errors"]["bad-response"], 1);
+        assert!(closed["send_lag_us"].is_null());
+        let p50 = closed["latency_us"]["p50"].as_f64().unwrap();
+        assert!((p50 - 500_000.0).abs() < 500.0, "{p50}");
+
+        let open = outcome(Some(2000.0)).json();
+        assert_eq!(open["mode"], "open-loop");
+        assert!(open["concurrency"].is_null());
+        assert_eq!(open["target_rate"], 2000.0);
+        let all = results_json(&[outcome(None), outcome(Some(10.0))]);
+        assert_eq!(all["results"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_comparison_is_of_rates_and_p99s() {
+        let o = outcome(None);
+        let mut base = outcome(None);
+        base.elapsed = 5.0; // twice o's rate
+        assert_eq!(
+            comparison_line("get", &o, &base),
+            "get vs echo: 50.0% of echo's req/s, p99 1.00× echo's (990.380 vs 990.380 ms)"
+        );
+    }
+
+    #[test]
+    fn records_merge() {
+        let at = Instant::now();
+        let mut a = Recorder::new().unwrap();
+        a.record(&Ok(Done::checked(1)), ms(1), at);
+        a.record(&Err(Status::deadline_exceeded("late").into()), ms(30), at);
+        let mut b = Recorder::new().unwrap();
+        b.record(&Ok(Done::unchecked()), ms(3), at + ms(5));
+        b.record(&Err(Status::deadline_exceeded("late").into()), ms(30), at);
+        a.merge(&b);
+        assert_eq!((a.ok, a.checked), (2, 1));
+        assert_eq!(a.latency.len(), 2);
+        assert_eq!(a.errors["DEADLINE_EXCEEDED"], 2);
+        assert_eq!(a.last_done, Some(at + ms(5)));
+        // Merging nothing changes nothing.
+        a.merge(&Recorder::new().unwrap());
+        assert_eq!((a.ok, a.last_done), (2, Some(at + ms(5))));
+    }
+
+    #[test]
+    fn failed_calls_are_not_latencies() {
+        let mut r = Recorder::new().unwrap();
+        r.record(&Err(Status::internal("x").into()), ms(9), Instant::now());
+        assert_eq!((r.ok, r.latency.len()), (0, 0));
+        assert_eq!(r.errors["INTERNAL"], 1);
+    }
+
+    #[test]
+    fn codes_are_spelled_as_in_the_protocol() {
+        assert_eq!(code_name(Code::Ok), "OK");
+        assert_eq!(code_name(Code::ResourceExhausted), "RESOURCE_EXHAUSTED");
+        assert_eq!(code_name(Code::Unauthenticated), "UNAUTHENTICATED");
+        // Every code (0..=16) has its own name.
+        let names: std::collections::BTreeSet<String> =
+            (0..=16).map(|i| code_name(Code::from_i32(i))).collect();
+        assert_eq!(names.len(), 17);
+    }
+
+    #[test]
+    fn aggregate_calls_are_printed_with_their_count_or_error() {
+        let ok = Ok(Done::checked(100_000));
+        assert_eq!(
+            call_line(3, &ok, Duration::from_micros(285_250), false),
+            "  call 3: 285.2 ms (100000 reports)"
+        );
+        assert_eq!(
+            call_line(1, &ok, ms(300), true),
+            "  call 1: 300.0 ms (100000 reports) [warm-up]"
+        );
+        let late = Err(Status::deadline_exceeded("too slow").into());
+        assert_eq!(
+            call_line(4, &late, ms(30_000), false),
+            "  call 4: DeadlineExceeded after 30000.0 ms: too slow"
+        );
+        let bad = Err(CallError::Bad("groups".into()));
+        assert_eq!(
+            call_line(5, &bad, ms(2), false),
+            "  call 5: bad-response after 2.0 ms: groups"
+        );
+    }
+
+    #[test]
+    fn cpu_times_are_read_after_the_command_name() {
+        // pid (comm) state ppid ... utime stime: the name may hold spaces and `)`.
+        let line = "1234 (a (b) c) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0";
+        assert_eq!(stat_cpu_seconds(line), Some(3.0));
+        assert_eq!(stat_cpu_seconds("1234 (x) S 1 2"), None);
+        assert_eq!(stat_cpu_seconds("1234 (x)"), None);
+        assert_eq!(stat_cpu_seconds("garbage"), None);
+    }
+
+    #[test]
+    fn this_process_has_cpu_seconds() {
+        assert!(cpu_seconds(None).is_some_and(|s| s >= 0.0));
+    }
+
+    #[test]
+    fn load_averages_are_the_first_three_fields() {
+        assert_eq!(
+            first_three("0.52 0.58 0.59 1/389 12345\n"),
+            "0.52 0.58 0.59"
+        );
+    }
+}

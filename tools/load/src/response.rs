@@ -186,3 +186,182 @@ pub fn check_aggregate(r: &AggregateReportsResponse) -> Result<Done, CallError> 
     Ok(Done::checked(u64::from(r.reports)))
 }
 
+#[cfg(test)]
+mod tests {
+    use nianbao::pb::{
+        AggregateGroup, AnnualReport, ReportRevision, ReportSummary, ValidationResult,
+    };
+
+    use super::*;
+
+    fn reason<T: std::fmt::Debug>(r: Result<T, CallError>) -> String {
+        match r {
+            Err(CallError::Bad(reason)) => reason,
+            other => panic!("not a bad response: {other:?}"),
+        }
+    }
+
+    fn revision(name: &str, n: u32, report: bool) -> Option<ReportRevision> {
+        Some(ReportRevision {
+            name: name.into(),
+            revision: n,
+            report: report.then(AnnualReport::default),
+            ..Default::default()
+        })
+    }
+
+    fn summary(agency: &str, year: i32, division: &str) -> ReportSummary {
+        ReportSummary {
+            name: format!("agencies/{agency}/reports/{year}"),
+            agency_id: agency.into(),
+            year,
+            division_code: division.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn empty_bodies_and_undecodable_bodies_are_bad() {
+        assert!(non_empty(&Bytes::from_static(b"\x08\x01")).is_ok());
+        assert_eq!(reason(non_empty(&Bytes::new())), "the response is empty");
+        // A length-delimited field 1 that claims more bytes than there are.
+        let r = decoded::<GetReportResponse>(&Bytes::from_static(b"\x0a\x05ab"));
+        assert!(reason(r).starts_with("it does not decode"));
+    }
+
+    #[test]
+    fn the_reduced_messages_read_the_full_ones() {
+        let full = ListReportsResponse {
+            reports: vec![summary("a-00001", 2021, "110105")],
+            next_page_token: "next".into(),
+        };
+        let body = Bytes::from(prost::Message::encode_to_vec(&full));
+        let token: ListPageToken = decoded(&body).unwrap();
+        assert_eq!(token.next_page_token, "next");
+
+        let full = AggregateReportsResponse {
+            reports: 12,
+            groups: vec![AggregateGroup {
+                reports: 12,
+                ..Default::default()
+            }],
+        };
+        let body = Bytes::from(prost::Message::encode_to_vec(&full));
+        let count: AggregateCount = decoded(&body).unwrap();
+        assert_eq!(count.reports, 12);
+    }
+
+    #[test]
+    fn a_report_is_the_one_asked_for() {
+        let name = "agencies/a-00001/reports/2023";
+        let ok = GetReportResponse {
+            revision: revision(name, 3, true),
+            ..Default::default()
+        };
+        assert_eq!(check_report(name, &ok).unwrap(), Done::checked(3));
+        let other = GetReportResponse {
+            revision: revision("agencies/a-00002/reports/2023", 3, true),
+            ..Default::default()
+        };
+        assert!(reason(check_report(name, &other)).contains("answered with revision 3"));
+        let empty = GetReportResponse {
+            revision: revision(name, 3, false),
+            ..Default::default()
+        };
+        assert!(reason(check_report(name, &empty)).contains("has no report"));
+        let none = GetReportResponse::default();
+        assert!(reason(check_report(name, &none)).ends_with("no revision"));
+    }
+
+    #[test]
+    fn a_listing_matches_its_filter_and_page_size() {
+        let filter = ReportFilter {
+            division_prefix: "11".into(),
+            year: 2022,
+            ..Default::default()
+        };
+        let page = |reports| ListReportsResponse {
+            reports,
+            ..Default::default()
+        };
+        let good = page(vec![
+            summary("a-00000", 2022, "110101"),
+            summary("a-00001", 2022, "110105"),
+        ]);
+        assert_eq!(check_listing(&filter, 2, &good).unwrap(), Done::checked(2));
+        assert!(reason(check_listing(&filter, 1, &good)).contains("2 reports in a page of 1"));
+        let wrong_year = page(vec![summary("a-00000", 2023, "110101")]);
+        assert!(reason(check_listing(&filter, 50, &wrong_year)).contains("under year 2022"));
+        let wrong_place = page(vec![summary("a-00002", 2022, "310101")]);
+        assert!(reason(check_listing(&filter, 50, &wrong_place)).contains("division prefix 11"));
+        let mut misnamed = summary("a-00000", 2022, "110101");
+        misnamed.name = "agencies/a-00009/reports/2022".into();
+        assert!(reason(check_listing(&filter, 50, &page(vec![misnamed]))).contains("is about"));
+        // No filter: anything goes, an empty page too.
+        let any = ReportFilter::default();
+        assert!(check_listing(&any, 50, &wrong_place).is_ok());
+        assert_eq!(
+            check_listing(&any, 50, &page(vec![])).unwrap(),
+            Done::checked(0)
+        );
+    }
+
+    #[test]
+    fn a_validation_is_of_the_servers_rule_set() {
+        let response = |version: &str, report: bool| ValidateReportResponse {
+            result: Some(ValidationResult {
+                rule_set_version: version.into(),
+                errors: 2,
+                ..Default::default()
+            }),
+            report: report.then(AnnualReport::default),
+        };
+        assert_eq!(
+            check_validation("v7", &response("v7", true)).unwrap(),
+            Done::checked(2)
+        );
+        assert!(reason(check_validation("v7", &response("v6", true))).contains("\"v6\""));
+        assert!(reason(check_validation("", &response("", true))).contains("rule set"));
+        assert!(reason(check_validation("v7", &response("v7", false))).contains("no report"));
+        let none = ValidateReportResponse::default();
+        assert!(reason(check_validation("v7", &none)).contains("no result"));
+    }
+
+    #[test]
+    fn a_submission_is_stored_under_its_name() {
+        let name = "agencies/s1-00000/reports/2021";
+        let ok = SubmitReportResponse {
+            revision: revision(name, 1, false),
+            ..Default::default()
+        };
+        assert_eq!(check_submission(name, &ok).unwrap(), Done::checked(1));
+        let zero = SubmitReportResponse {
+            revision: revision(name, 0, false),
+            ..Default::default()
+        };
+        assert!(reason(check_submission(name, &zero)).contains("stored revision 0"));
+        let elsewhere = SubmitReportResponse {
+            revision: revision("agencies/s1-00001/reports/2021", 1, false),
+            ..Default::default()
+        };
+        assert!(check_submission(name, &elsewhere).is_err());
+    }
+
+    #[test]
+    fn aggregate_groups_add_up_to_the_count() {
+        let group = |reports| AggregateGroup {
+            reports,
+            ..Default::default()
+        };
+        let ok = AggregateReportsResponse {
+            reports: 5,
+            groups: vec![group(2), group(3)],
+        };
+        assert_eq!(check_aggregate(&ok).unwrap(), Done::checked(5));
+        let short = AggregateReportsResponse {
+            reports: 6,
+            groups: vec![group(2), group(3)],
+        };
+        assert!(reason(check_aggregate(&short)).contains("its groups hold 5"));
+    }
+}

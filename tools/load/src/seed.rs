@@ -199,3 +199,48 @@ async fn write_all(seeding: &Arc<Seeding>, writers: usize) -> Fallible<()> {
     seeding.target.finish().await
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_numbers_may_not_overflow() {
+        assert_eq!(report_numbers(10, 5).unwrap(), 10..15);
+        assert_eq!(report_numbers(0, 0).unwrap(), 0..0);
+        assert_eq!(
+            report_numbers(u64::MAX, 1).unwrap_err(),
+            "--start + --reports overflows"
+        );
+    }
+
+    #[tokio::test]
+    async fn seeding_a_store_stores_the_generated_reports() {
+        let dir =
+            std::env::temp_dir().join(format!("nianbao-load-seed-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&StoreConfig::new(&dir)).unwrap();
+        let report = crate::generate::tests::corpus_report();
+        let seeding = Arc::new(Seeding {
+            template: template(&report).unwrap(),
+            prefix: "t".into(),
+            years: 2,
+            first_year: 2022,
+            end: 6,
+            next: AtomicU64::new(1),
+            done: AtomicU64::new(0),
+            started: Instant::now(),
+            target: Target::Store(store),
+        });
+        write_all(&seeding, 3).await.unwrap();
+        assert_eq!(seeding.done.load(Ordering::Relaxed), 5);
+        let Target::Store(store) = &seeding.target else {
+            unreachable!()
+        };
+        assert_eq!(store.stats().unwrap().reports, 5);
+        assert_eq!(
+            seeding.summary(5, 1, 2.5),
+            "seeded 5 reports (agencies t-00000..t-00002, years 2022..=2023) in 2.5 s: 2 durable submits/s"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

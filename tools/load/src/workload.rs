@@ -374,3 +374,125 @@ impl Workload {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn single_scenarios_always_pick_their_request() {
+        let mut rng = Rng::with_seed(1);
+        let cases = [
+            (Scenario::Get, Op::Get),
+            (Scenario::List, Op::List),
+            (Scenario::Validate, Op::Validate),
+            (Scenario::ValidateText, Op::ValidateText),
+            (Scenario::Submit, Op::Submit),
+            (Scenario::Aggregate, Op::Aggregate),
+            (Scenario::Echo, Op::Echo),
+        ];
+        for (scenario, op) in cases {
+            for percent in [0, 80, 100] {
+                assert_eq!(pick_op(scenario, percent, &mut rng), op);
+            }
+        }
+    }
+
+    #[test]
+    fn the_mix_follows_get_percent() {
+        let mut rng = Rng::with_seed(7);
+        let picks = |rng: &mut Rng, percent| {
+            (0..10_000)
+                .filter(|_| pick_op(Scenario::MixedGetList, percent, rng) == Op::Get)
+                .count()
+        };
+        assert_eq!(picks(&mut rng, 0), 0);
+        assert_eq!(picks(&mut rng, 100), 10_000);
+        let gets = picks(&mut rng, 80);
+        // 8,000 expected; the standard deviation is 40.
+        assert!((7_800..=8_200).contains(&gets), "{gets} of 10,000");
+    }
+
+    #[test]
+    fn the_same_seed_picks_the_same_requests() {
+        let run = |seed| {
+            let mut rng = Rng::with_seed(seed);
+            (0..64)
+                .map(|_| pick_op(Scenario::MixedGetList, 50, &mut rng))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(3), run(3));
+        assert_ne!(run(3), run(4));
+    }
+
+    #[test]
+    fn listings_start_unfiltered_by_province_by_city_and_by_year() {
+        let filters = list_filters();
+        assert_eq!(filters[0], ReportFilter::default());
+        let prefixes: Vec<&str> = filters
+            .iter()
+            .map(|f| f.division_prefix.as_str())
+            .filter(|p| !p.is_empty())
+            .collect();
+        let provinces = prefixes.iter().filter(|p| p.len() == 2).count();
+        let cities = prefixes.iter().filter(|p| p.len() == 4).count();
+        assert_eq!(provinces, 10, "{prefixes:?}");
+        assert_eq!(cities, 7, "{prefixes:?}");
+        let years: Vec<i32> = filters.iter().map(|f| f.year).filter(|y| *y != 0).collect();
+        assert_eq!(years, [2021, 2022, 2023, 2024, 2025]);
+        let distinct: BTreeSet<(i32, &str)> = filters
+            .iter()
+            .map(|f| (f.year, f.division_prefix.as_str()))
+            .collect();
+        assert_eq!(distinct.len(), filters.len(), "a filter appears twice");
+        // Every division filter matches some generated agency.
+        for p in prefixes {
+            assert!(DIVISIONS.iter().any(|(code, _)| code.starts_with(p)), "{p}");
+        }
+    }
+
+    #[test]
+    fn groupings_are_the_requests_group_by() {
+        let r = aggregate_request(Grouping::None);
+        assert_eq!(
+            (r.group_by, r.division_prefix_length),
+            (GroupBy::Unspecified as i32, 0)
+        );
+        let r = aggregate_request(Grouping::Province);
+        assert_eq!(
+            (r.group_by, r.division_prefix_length),
+            (GroupBy::DivisionPrefix as i32, 2)
+        );
+        let r = aggregate_request(Grouping::City);
+        assert_eq!(
+            (r.group_by, r.division_prefix_length),
+            (GroupBy::DivisionPrefix as i32, 4)
+        );
+        assert_eq!(
+            aggregate_request(Grouping::Year).group_by,
+            GroupBy::Year as i32
+        );
+        assert_eq!(
+            aggregate_request(Grouping::Level).group_by,
+            GroupBy::AgencyLevel as i32
+        );
+        assert_eq!(
+            aggregate_request(Grouping::Kind).group_by,
+            GroupBy::AgencyKind as i32
+        );
+        assert!(aggregate_request(Grouping::Kind).filter.is_none());
+    }
+
+    #[test]
+    fn submissions_are_new_reports_unless_agencies_cycle() {
+        assert_eq!(submission_index(0, None), 0);
+        assert_eq!(submission_index(1_000_003, None), 1_000_003);
+        // Two agencies × 5 years: the 11th submission is the first report again.
+        assert_eq!(submission_index(9, Some(2)), 9);
+        assert_eq!(submission_index(10, Some(2)), 0);
+        assert_eq!(submission_index(13, Some(2)), 3);
+        // Zero agencies count as one.
+        assert_eq!(submission_index(7, Some(0)), 2);
+    }
+}
