@@ -204,16 +204,14 @@ pub async fn measure(
     })
 }
 
-/// CPU cores used by this process and by `server_pid` over the measured window.
+/// CPU cores used by this process and by `server_pid` (none without one) over the
+/// measured window.
 async fn cpu_use(window: Window, server_pid: Option<u32>) -> (Option<f64>, Option<f64>) {
+    let server = || server_pid.and_then(|pid| cpu_seconds(Some(pid)));
     tokio::time::sleep_until(window.start.into()).await;
-    let (c0, s0, w0) = (cpu_seconds(None), cpu_seconds(server_pid), Instant::now());
+    let (c0, s0, w0) = (cpu_seconds(None), server(), Instant::now());
     tokio::time::sleep_until(window.end.into()).await;
-    let (c1, s1, w) = (
-        cpu_seconds(None),
-        cpu_seconds(server_pid),
-        w0.elapsed().as_secs_f64(),
-    );
+    let (c1, s1, w) = (cpu_seconds(None), server(), w0.elapsed().as_secs_f64());
     let rate = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) if w > 0.0 => Some((b - a) / w),
         _ => None,
