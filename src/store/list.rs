@@ -151,7 +151,10 @@ impl ListCursor {
     /// [`StoreError::InvalidCursor`].
     pub fn from_token(token: &str) -> Result<ListCursor, StoreError> {
         let bad = |why: &str| StoreError::InvalidCursor(why.to_string());
-        if !token.len().is_multiple_of(2) || token.len() > 2 * MAX_TOKEN_BYTES || token.len() < 2 * 14 {
+        if !token.len().is_multiple_of(2)
+            || token.len() > 2 * MAX_TOKEN_BYTES
+            || token.len() < 2 * 14
+        {
             return Err(bad("it has the wrong length"));
         }
         // Lower case only: one token per position.
