@@ -331,3 +331,58 @@ fn from_diagnostic(d: &Diagnostic) -> Finding {
         incomplete: false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::fingerprint;
+
+    /// Fingerprints are stored and compared across builds: these values were
+    /// computed by the hand-written FNV-1a of rule set 2026.11.1 and must never
+    /// change for the same code, cells and rule-set version.
+    #[test]
+    fn fingerprints_are_pinned() {
+        let cases: &[(&str, &[&str], &str)] = &[
+            ("", &[], "53e57cfa0ade53a6"),
+            ("S1", &[], "9dc69d987a461b4a"),
+            ("A1", &["requests.new_received.total"], "c38df6f3b522cdb7"),
+            (
+                "A2",
+                &[
+                    "requests.new_received.total",
+                    "requests.new_received.natural_person",
+                ],
+                "1d78c4d7b7525f85",
+            ),
+            // The cells are a set: order and repeats do not matter.
+            (
+                "A2",
+                &[
+                    "requests.new_received.natural_person",
+                    "requests.new_received.total",
+                    "requests.new_received.natural_person",
+                ],
+                "1d78c4d7b7525f85",
+            ),
+            (
+                "X5",
+                &["overview", "problems", "other_matters"],
+                "ba01e70324dd8b0f",
+            ),
+            (
+                "P036",
+                &["proactive.administrative_fees.amount"],
+                "5299218b3df64f69",
+            ),
+            (
+                "N1",
+                &["requests.results_total.total", "overview", "问题"],
+                "d1995b206f5949b3",
+            ),
+        ];
+        assert_eq!(super::RULE_SET_VERSION, "2026.11.1");
+        for (code, paths, expected) in cases {
+            let paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+            assert_eq!(fingerprint(code, &paths), *expected, "{code} {paths:?}");
+        }
+    }
+}
