@@ -1,6 +1,9 @@
 //! Runs the catalogue over one report and assembles the result.
 
 use std::cell::OnceCell;
+use std::hash::Hasher;
+
+use fnv::FnvHasher;
 
 use super::arithmetic::Arithmetic;
 use super::rules::narrative::{read, Prose};
@@ -283,29 +286,25 @@ impl<'a> Locations<'a> {
 /// ascending order (hashes, not strings, are sorted: cheap for the hundreds of
 /// blank cells an incomplete note may name), then over the version; lower-case hex.
 pub fn fingerprint(code: &str, paths: &[String]) -> String {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    fn eat(mut h: u64, bytes: &[u8]) -> u64 {
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(PRIME);
-        }
-        // A separator no path or code contains.
-        h ^= 0xff;
-        h.wrapping_mul(PRIME)
+    /// FNV-1a continued from `h` over the bytes, then over one 0xff byte: a
+    /// separator no path or code contains.
+    fn eat(h: u64, bytes: &[u8]) -> u64 {
+        let mut hasher = FnvHasher::with_key(h);
+        hasher.write(bytes);
+        hasher.write_u8(0xff);
+        hasher.finish()
     }
-    let mut cells: Vec<u64> = paths.iter().map(|p| eat(OFFSET, p.as_bytes())).collect();
+    // The FNV offset basis (0xcbf29ce484222325).
+    let offset = FnvHasher::default().finish();
+    let mut cells: Vec<u64> = paths.iter().map(|p| eat(offset, p.as_bytes())).collect();
     cells.sort_unstable();
     cells.dedup();
-    let mut h = eat(OFFSET, code.as_bytes());
+    let mut h = eat(offset, code.as_bytes());
     for c in cells {
         h = eat(h, &c.to_le_bytes());
     }
     h = eat(h, RULE_SET_VERSION.as_bytes());
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    (0..16)
-        .map(|i| HEX[((h >> (60 - 4 * i)) & 0xf) as usize] as char)
-        .collect()
+    hex::encode(h.to_be_bytes())
 }
 
 fn from_diagnostic(d: &Diagnostic) -> Finding {
