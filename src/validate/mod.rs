@@ -13,6 +13,7 @@ mod arithmetic;
 mod engine;
 mod localize;
 mod rules;
+mod text;
 
 pub use engine::{validate, Input, Options};
 pub use rules::catalogue;

@@ -9,13 +9,13 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use super::structure::{digit, suffix};
 use crate::format::{
     all_cells, expected_version, request_row_index, CellRef, CellValue, PROACTIVE_ROWS,
     REQUEST_COLUMNS, REQUEST_TOTAL_COL,
 };
-use crate::pb::{AnnualReport, FormatVersion, RuleBasis, SectionText, Severity};
+use crate::pb::{AnnualReport, FormatVersion, RuleBasis, Severity};
 use crate::validate::engine::{comparison, Ctx, Out};
+use crate::validate::text::{digit, section_text, suffix};
 use crate::validate::{Category, Rule};
 
 const TABLES: &[FormatVersion] = &[FormatVersion::V2019, FormatVersion::V2021];
@@ -119,10 +119,6 @@ fn previous<'a>(ctx: &Ctx<'a>, out: &mut Out) -> Option<&'a AnnualReport> {
 
 fn version_of(r: &AnnualReport) -> FormatVersion {
     FormatVersion::try_from(r.format_version).unwrap_or_default()
-}
-
-fn text(s: &Option<SectionText>) -> &str {
-    s.as_ref().map_or("", |s| s.text.as_str())
 }
 
 // ------------------------------------------------------------------ X1
@@ -349,7 +345,11 @@ fn jaccard(a: &Shingles, b: &Shingles) -> f64 {
 }
 
 fn narrative(r: &AnnualReport) -> [&str; 3] {
-    [text(&r.overview), text(&r.problems), text(&r.other_matters)]
+    [
+        section_text(&r.overview),
+        section_text(&r.problems),
+        section_text(&r.other_matters),
+    ]
 }
 
 /// Columns holding a stock (carried from year to year), not this year's activity.
@@ -555,9 +555,9 @@ fn wrong_years(r: &AnnualReport) -> Vec<WrongYear> {
     let fields = [
         ("title", r.title.as_str()),
         ("preamble", r.preamble.as_str()),
-        ("overview", text(&r.overview)),
-        ("problems", text(&r.problems)),
-        ("other_matters", text(&r.other_matters)),
+        ("overview", section_text(&r.overview)),
+        ("problems", section_text(&r.problems)),
+        ("other_matters", section_text(&r.other_matters)),
         ("fee_statement", r.fee_statement.as_str()),
     ];
     for (field, t) in fields {
@@ -762,7 +762,7 @@ fn x7(ctx: &Ctx<'_>, out: &mut Out) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pb::{Finding, RuleOutcome, TableVersions};
+    use crate::pb::{Finding, RuleOutcome, SectionText, TableVersions};
     use crate::validate::{validate, Input, Options};
 
     use crate::validate::test_support::base;

@@ -11,6 +11,7 @@ use crate::format::narrative::{mentions_fee_notice, statements, Denied, RequestC
 use crate::format::{request_row_index, CellRef, CellValue, PROACTIVE_ROWS, REQUEST_TOTAL_COL};
 use crate::pb::{AnnualReport, FormatVersion, MoneyUnit, RuleBasis, SectionId, Severity};
 use crate::validate::engine::{comparison, Ctx, Out};
+use crate::validate::text::section_text;
 use crate::validate::{Category, Rule};
 
 const TABLES: &[FormatVersion] = &[FormatVersion::V2019, FormatVersion::V2021];
@@ -95,21 +96,18 @@ pub struct Prose<'a> {
 /// statement usually repeats part of section 六: the rules report a stated figure
 /// once, where it is first stated.
 pub fn read(r: &AnnualReport) -> Vec<Prose<'_>> {
-    fn section(s: &Option<crate::pb::SectionText>) -> &str {
-        s.as_ref().map_or("", |s| s.text.as_str())
-    }
     [
         ("preamble", "报告开头", r.preamble.as_str()),
-        ("overview", "一、总体情况", section(&r.overview)),
+        ("overview", "一、总体情况", section_text(&r.overview)),
         (
             "problems",
             "五、存在的主要问题及改进情况",
-            section(&r.problems),
+            section_text(&r.problems),
         ),
         (
             "other_matters",
             "六、其他需要报告的事项",
-            section(&r.other_matters),
+            section_text(&r.other_matters),
         ),
         ("fee_statement", "信息处理费说明", r.fee_statement.as_str()),
     ]
@@ -570,7 +568,7 @@ fn n4(ctx: &Ctx<'_>, out: &mut Out) {
     if n <= 0 {
         return;
     }
-    let other = r.other_matters.as_ref().map_or("", |s| s.text.as_str());
+    let other = section_text(&r.other_matters);
     let fee = r.fee_statement.as_str();
     if mentions_fee_notice(other) || mentions_fee_notice(fee) {
         return;

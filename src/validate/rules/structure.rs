@@ -5,8 +5,6 @@
 
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, MatchKind};
-
 use crate::format::{
     proactive_rows, request_row, requests_rows, CellRef, CellValue, PROACTIVE_ROWS, REQUEST_ROWS,
     REVIEW_GROUPS, SECTIONS, TITLE_SUFFIX,
@@ -16,6 +14,7 @@ use crate::pb::{
     RuleBasis, SectionText, Severity,
 };
 use crate::validate::engine::{comparison, Ctx, Out};
+use crate::validate::text::{digit, families_found, prefix, section_text, suffix, Families};
 use crate::validate::{Category, Rule};
 
 const TABLES: &[FormatVersion] = &[FormatVersion::V2019, FormatVersion::V2021];
@@ -133,81 +132,9 @@ pub static RULES: &[Rule] = &[
 
 // ------------------------------------------------------------------ helpers
 
-fn text(s: &Option<SectionText>) -> &str {
-    s.as_ref().map_or("", |s| s.text.as_str())
-}
-
 fn has_section(s: &Option<SectionText>) -> bool {
     s.as_ref()
         .is_some_and(|s| !s.text.trim().is_empty() || !s.heading.trim().is_empty())
-}
-
-/// The value of an ASCII or full-width decimal digit.
-pub(super) fn digit(c: char) -> Option<u32> {
-    match c {
-        '0'..='9' => Some(c as u32 - '0' as u32),
-        '０'..='９' => Some(c as u32 - '０' as u32),
-        _ => None,
-    }
-}
-
-/// At most `max` bytes of `s`, cut at a character boundary.
-pub(super) fn prefix(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-/// The last at most `max` bytes of `s`, cut at a character boundary.
-pub(super) fn suffix(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut start = s.len() - max;
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
-}
-
-/// A keyword automaton (built once per use site). Building from fixed patterns
-/// does not fail; if it ever did, the rule reports itself incomplete.
-fn automaton(pats: &[&str]) -> Option<AhoCorasick> {
-    AhoCorasick::builder()
-        .match_kind(MatchKind::Standard)
-        .build(pats)
-        .ok()
-}
-
-/// Flattens keyword families into (patterns, group of each pattern).
-fn families(fams: &[&[&'static str]]) -> (Vec<&'static str>, Vec<u8>) {
-    let mut pats = Vec::new();
-    let mut groups = Vec::new();
-    for (g, fam) in fams.iter().enumerate() {
-        for p in *fam {
-            pats.push(*p);
-            groups.push(g as u8);
-        }
-    }
-    (pats, groups)
-}
-
-struct Families {
-    ac: AhoCorasick,
-    groups: Vec<u8>,
-}
-
-fn build_families(fams: &[&[&'static str]]) -> Option<Families> {
-    let (pats, groups) = families(fams);
-    Some(Families {
-        ac: automaton(&pats)?,
-        groups,
-    })
 }
 
 // ------------------------------------------------------------------ S1
@@ -563,22 +490,9 @@ const GOVERNMENT_TOPICS: [(&str, &str, &[&str]); 3] = [
     ),
 ];
 
-/// Which keyword families occur in the texts: bit g is set when a keyword of
-/// family g does. Each family stops at its first hit (a SIMD substring search
-/// per keyword), so a topic that is covered costs little.
-fn families_found(fams: &[&[&str]], texts: &[&str]) -> u32 {
-    let mut found = 0u32;
-    for (g, fam) in fams.iter().enumerate() {
-        if fam.iter().any(|k| texts.iter().any(|t| t.contains(k))) {
-            found |= 1 << g;
-        }
-    }
-    found
-}
-
 fn s3(ctx: &Ctx<'_>, out: &mut Out) {
     let r = ctx.report;
-    let overview = text(&r.overview);
+    let overview = section_text(&r.overview);
     if overview.trim().is_empty() {
         out.incomplete = true;
         return;
@@ -606,7 +520,11 @@ fn s3(ctx: &Ctx<'_>, out: &mut Out) {
     if kind != AgencyKind::Government {
         return;
     }
-    let texts = [overview, text(&r.problems), text(&r.other_matters)];
+    let texts = [
+        overview,
+        section_text(&r.problems),
+        section_text(&r.other_matters),
+    ];
     let found = families_found(&GOVERNMENT_TOPICS.map(|t| t.2), &texts);
     let missing: Vec<usize> = (0..3).filter(|g| found & (1 << g) == 0).collect();
     if !missing.is_empty() {
@@ -729,7 +647,7 @@ fn s5(ctx: &Ctx<'_>, out: &mut Out) {
         return;
     }
     let Some(w) = WORDS
-        .get_or_init(|| build_families(&[&["费"], FEE_NONE, &["元"], &["无"]]))
+        .get_or_init(|| Families::build(&[&["费"], FEE_NONE, &["元"], &["无"]]))
         .as_ref()
     else {
         out.incomplete = true;
@@ -737,7 +655,7 @@ fn s5(ctx: &Ctx<'_>, out: &mut Out) {
     };
     let mut fee = false;
     let mut position = false;
-    for t in [r.fee_statement.as_str(), text(&r.other_matters)] {
+    for t in [r.fee_statement.as_str(), section_text(&r.other_matters)] {
         let Ok(iter) = w.ac.try_find_overlapping_iter(t) else {
             continue;
         };
@@ -874,7 +792,7 @@ const PERIOD_OVERVIEW_BYTES: usize = 1200;
 /// overview: 统计 + 期限/时限/周期/期间/区间/时间/时段/范围/起止, then a date
 /// ("YYYY年M月D日") and an end date ("[YYYY年]M月D日"), or a year ("YYYY年度").
 pub(crate) fn stated_period(r: &AnnualReport) -> Option<Period> {
-    let overview = prefix(text(&r.overview), PERIOD_OVERVIEW_BYTES);
+    let overview = prefix(section_text(&r.overview), PERIOD_OVERVIEW_BYTES);
     for (field, t) in [("preamble", r.preamble.as_str()), ("overview", overview)] {
         for (i, m) in t.match_indices("统计") {
             let rest = &t[i + m.len()..];
@@ -1014,7 +932,7 @@ fn parse_period(s: &str) -> Option<(Ymd, Ymd, usize)> {
 
 fn s7(ctx: &Ctx<'_>, out: &mut Out) {
     let r = ctx.report;
-    if r.preamble.trim().is_empty() && text(&r.overview).trim().is_empty() {
+    if r.preamble.trim().is_empty() && section_text(&r.overview).trim().is_empty() {
         out.incomplete = true;
         return;
     }
@@ -1088,8 +1006,8 @@ fn decimal_fen(num: &str, scale: i64) -> Option<i64> {
 fn prose_fee_amounts(r: &AnnualReport) -> Vec<ProseAmount> {
     let mut out = Vec::new();
     let fields = [
-        ("overview", text(&r.overview)),
-        ("other_matters", text(&r.other_matters)),
+        ("overview", section_text(&r.overview)),
+        ("other_matters", section_text(&r.other_matters)),
         ("fee_statement", r.fee_statement.as_str()),
     ];
     for (field, t) in fields {
