@@ -5,9 +5,7 @@ use std::hash::Hasher;
 
 use fnv::FnvHasher;
 
-use super::arithmetic::Arithmetic;
-use super::rules::narrative::{read, Prose};
-use super::rules::structure::{stated_period, Period};
+use super::facts::{read, stated_period, Period, Prose, Relations};
 use super::{catalogue, Rule, RULE_SET_VERSION};
 use crate::pb::{
     AnnualReport, CellLocation, Comparison, Diagnostic, Finding, FormatVersion, RuleOutcome,
@@ -64,10 +62,11 @@ pub struct Ctx<'a> {
     pub version: FormatVersion,
     pub options: &'a Options,
     pub diagnostics: &'a [Diagnostic],
-    /// Relation residuals and fault localisation, computed once per report.
-    pub arithmetic: Arithmetic,
+    /// The format's relations evaluated, with fault localisation, computed once
+    /// per report.
+    pub relations: Relations,
     /// The narrative texts and what they state, read on first use.
-    narrative: OnceCell<Vec<Prose<'a>>>,
+    prose: OnceCell<Vec<Prose<'a>>>,
     /// The statistical period the report states (统计期限), read on first use.
     period: OnceCell<Option<Period>>,
 }
@@ -75,8 +74,8 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// The report's narrative texts, each read once for all the rules that compare
     /// the prose with the tables.
-    pub(crate) fn narrative(&self) -> &[Prose<'a>] {
-        self.narrative.get_or_init(|| read(self.report))
+    pub(crate) fn prose(&self) -> &[Prose<'a>] {
+        self.prose.get_or_init(|| read(self.report))
     }
 
     /// The statistical period the report states, read once for S7 and X6.
@@ -143,8 +142,8 @@ pub fn validate(input: &Input<'_>, options: &Options) -> ValidationResult {
         version,
         options,
         diagnostics: input.diagnostics,
-        arithmetic: Arithmetic::new(report, version),
-        narrative: OnceCell::new(),
+        relations: Relations::new(report, version),
+        prose: OnceCell::new(),
         period: OnceCell::new(),
     };
     let mut result = ValidationResult {

@@ -9,9 +9,8 @@
 //! The engine reads only the entity (and, for cross-year rules, the previous
 //! year's entity): no rule re-parses or re-scans the published text.
 
-mod arithmetic;
 mod engine;
-mod localize;
+mod facts;
 mod rules;
 mod text;
 

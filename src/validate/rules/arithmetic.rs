@@ -4,8 +4,8 @@ use crate::format::{
     CellRef, CellValue, RelationKind, PROACTIVE_ROWS, REQUEST_COLUMNS, REQUEST_ROWS, REVIEW_GROUPS,
 };
 use crate::pb::{FormatVersion, MoneyUnit, RuleBasis, Severity};
-use crate::validate::arithmetic::RelState;
 use crate::validate::engine::{comparison, Ctx, Out};
+use crate::validate::facts::RelState;
 use crate::validate::{Category, Rule};
 
 const TABLES: &[FormatVersion] = &[FormatVersion::V2019, FormatVersion::V2021];
@@ -118,7 +118,7 @@ fn relations(
     describe: impl Fn(&RelState) -> Describe,
 ) {
     let mut incomplete: Vec<(Describe, &RelState)> = Vec::new();
-    for (i, s) in ctx.arithmetic.of(kind) {
+    for (i, s) in ctx.relations.of(kind) {
         if s.holds() {
             continue;
         }
@@ -154,7 +154,7 @@ fn relations(
                 s.rhs,
             ));
             let suspects: Vec<_> = ctx
-                .arithmetic
+                .relations
                 .suspects
                 .iter()
                 .filter(|x| x.explains.contains(&i))

@@ -7,10 +7,11 @@
 //! nothing that disagrees); it is INCOMPLETE when a stated figure meets a blank
 //! cell, or when the report has no narrative text at all.
 
-use crate::format::narrative::{mentions_fee_notice, statements, Denied, RequestCount, Statements};
+use crate::format::narrative::{mentions_fee_notice, Denied, RequestCount};
 use crate::format::{request_row_index, CellRef, CellValue, PROACTIVE_ROWS, REQUEST_TOTAL_COL};
 use crate::pb::{AnnualReport, FormatVersion, MoneyUnit, RuleBasis, SectionId, Severity};
 use crate::validate::engine::{comparison, Ctx, Out};
+use crate::validate::facts::Prose;
 use crate::validate::text::section_text;
 use crate::validate::{Category, Rule};
 
@@ -78,49 +79,6 @@ pub static RULES: &[Rule] = &[
         check: n5,
     },
 ];
-
-// ------------------------------------------------------------------ the texts
-
-/// One narrative text of a report and what it states, read once per report
-/// (by [`Ctx::narrative`]) for every N rule.
-pub struct Prose<'a> {
-    /// Field path of the text.
-    pub field: &'static str,
-    /// Chinese name of the part of the report it is.
-    pub section_zh: &'static str,
-    pub text: &'a str,
-    pub said: Statements,
-}
-
-/// The narrative texts of a report that are not empty, each read once. The fee
-/// statement usually repeats part of section 六: the rules report a stated figure
-/// once, where it is first stated.
-pub fn read(r: &AnnualReport) -> Vec<Prose<'_>> {
-    [
-        ("preamble", "报告开头", r.preamble.as_str()),
-        ("overview", "一、总体情况", section_text(&r.overview)),
-        (
-            "problems",
-            "五、存在的主要问题及改进情况",
-            section_text(&r.problems),
-        ),
-        (
-            "other_matters",
-            "六、其他需要报告的事项",
-            section_text(&r.other_matters),
-        ),
-        ("fee_statement", "信息处理费说明", r.fee_statement.as_str()),
-    ]
-    .into_iter()
-    .filter(|(_, _, t)| !t.trim().is_empty())
-    .map(|(field, section_zh, text)| Prose {
-        field,
-        section_zh,
-        text,
-        said: statements(text),
-    })
-    .collect()
-}
 
 /// A clause as quoted in messages: its text without whitespace (PDF line breaks).
 fn quote(text: &str, (s, e): (usize, usize)) -> String {
@@ -259,7 +217,7 @@ fn readings(r: &AnnualReport, kind: RequestCount) -> Option<Vec<Reading>> {
 
 fn n1(ctx: &Ctx<'_>, out: &mut Out) {
     let r = ctx.report;
-    let prose = ctx.narrative();
+    let prose = ctx.prose();
     if prose.is_empty() {
         out.incomplete = true;
         return;
@@ -373,7 +331,7 @@ fn n1(ctx: &Ctx<'_>, out: &mut Out) {
 
 fn n2(ctx: &Ctx<'_>, out: &mut Out) {
     let r = ctx.report;
-    let prose = ctx.narrative();
+    let prose = ctx.prose();
     if prose.is_empty() {
         out.incomplete = true;
         return;
@@ -492,7 +450,7 @@ fn column_zh(col: &str) -> &'static str {
 
 fn n3(ctx: &Ctx<'_>, out: &mut Out) {
     let r = ctx.report;
-    let prose = ctx.narrative();
+    let prose = ctx.prose();
     if prose.is_empty() {
         out.incomplete = true;
         return;
@@ -620,7 +578,7 @@ fn n5(ctx: &Ctx<'_>, out: &mut Out) {
         out.not_applicable = true;
         return;
     }
-    let prose = ctx.narrative();
+    let prose = ctx.prose();
     if prose.is_empty() {
         out.incomplete = true;
         return;
