@@ -1,9 +1,9 @@
 //! The narrative texts of a report (preamble, sections 一, 五 and 六, the fee
 //! statement), each read once per report with what it states
-//! ([`crate::format::narrative::statements`]), for the rules that compare the prose
+//! ([`crate::format::phrasing::statements`]), for the rules that compare the prose
 //! with the tables (N1–N3, N5).
 
-use crate::format::narrative::{statements, Statements};
+use crate::format::phrasing::{statements, Statements};
 use crate::pb::AnnualReport;
 use crate::validate::text::section_text;
 

@@ -1,13 +1,13 @@
 //! N1–N5: what the narrative states against the tables.
 //!
-//! The statements are read by [`crate::format::narrative`] (the same readers the
+//! The statements are read by [`crate::format::phrasing`] (the same readers the
 //! parser uses to decide glued table-二 rows); this file compares them with the
 //! cells. All five are heuristics: prose is free text, so a finding is at most a
 //! WARNING. A rule that finds no relevant statement in the prose PASSES (there is
 //! nothing that disagrees); it is INCOMPLETE when a stated figure meets a blank
 //! cell, or when the report has no narrative text at all.
 
-use crate::format::narrative::{mentions_fee_notice, Denied, RequestCount};
+use crate::format::phrasing::{mentions_fee_notice, Denied, RequestCount};
 use crate::format::{request_row_index, CellRef, CellValue, PROACTIVE_ROWS, REQUEST_TOTAL_COL};
 use crate::pb::{AnnualReport, FormatVersion, MoneyUnit, RuleBasis, SectionId, Severity};
 use crate::validate::engine::{comparison, Ctx, Out};
