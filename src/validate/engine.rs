@@ -1,4 +1,7 @@
-//! Runs the catalogue over one report and assembles the result.
+//! Runs the catalogue over one report and assembles the result: what a check
+//! sees ([`Ctx`], which caches the facts several rules share) and produces
+//! ([`Out`]), each rule's outcome, the findings' source locations and their
+//! fingerprints.
 
 use std::cell::OnceCell;
 use std::hash::Hasher;
@@ -303,7 +306,13 @@ pub fn fingerprint(code: &str, paths: &[String]) -> String {
         h = eat(h, &c.to_le_bytes());
     }
     h = eat(h, RULE_SET_VERSION.as_bytes());
-    hex::encode(h.to_be_bytes())
+    // Most significant byte first. Eight bytes always fit sixteen hex digits; the
+    // fallback only keeps the function total.
+    let mut hex = [0u8; 16];
+    match hex::encode_to_slice(h.to_be_bytes(), &mut hex) {
+        Ok(()) => String::from_utf8_lossy(&hex).into_owned(),
+        Err(_) => format!("{h:016x}"),
+    }
 }
 
 fn from_diagnostic(d: &Diagnostic) -> Finding {
