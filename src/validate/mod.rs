@@ -2,12 +2,17 @@
 //!
 //! One rule = one [`Rule`]: a stable code, a default severity, a title, its basis
 //! and reference, the versions it applies to, and a check function. The catalogue
-//! is [`catalogue()`]; `docs/rules.md` is generated from it (`nianbao rules
-//! --markdown`) and a test keeps the two equal. Parse diagnostics become findings
+//! is [`catalogue()`]; `docs/rules.md` is generated from it (`tests/rules_doc.rs`
+//! writes it, and fails when it is stale). Parse diagnostics become findings
 //! too, so a caller gets one list.
 //!
 //! The engine reads only the entity (and, for cross-year rules, the previous
 //! year's entity): no rule re-parses or re-scans the published text.
+//!
+//! Layers, lowest first: `text` (text helpers) → `facts` (what several rules share,
+//! computed once per report) → `engine` (runs the catalogue; `Ctx` caches the
+//! facts) → `rules` (one file per rule). This file owns [`Rule`], [`Category`],
+//! [`RULE_SET_VERSION`] and the tests' shared helpers.
 
 mod engine;
 mod facts;
