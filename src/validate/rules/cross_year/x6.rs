@@ -2,8 +2,9 @@
 //!
 //! The rule's catalogue entry, its check, what only it uses and its tests.
 
-use regex::Regex;
 use std::sync::OnceLock;
+
+use regex::Regex;
 
 use crate::pb::{AnnualReport, RuleBasis, Severity};
 use crate::validate::engine::{comparison, Ctx, Out};
