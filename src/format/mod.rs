@@ -8,7 +8,7 @@
 
 mod cells;
 pub mod credit_code;
-pub mod narrative;
+pub mod phrasing;
 pub mod projection;
 mod relations;
 

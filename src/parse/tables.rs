@@ -5,7 +5,7 @@ use super::lexicon::{Hit, Key};
 use super::split::{readings, Cell, Readings, RowRelation, Val};
 use super::tokens::{groups, Group, Tok};
 use crate::diagnostics::{self as dc, Diag};
-use crate::format::narrative::prose_evidence;
+use crate::format::phrasing::prose_evidence;
 use crate::format::{
     self, CellKind, CellRef, CellValue, PROACTIVE_ROWS, REQUEST_COLUMNS, REQUEST_ROWS,
     REQUEST_TOTAL_COL, REVIEW_COLUMNS, REVIEW_GROUPS,

@@ -1,10 +1,14 @@
-//! Runs the catalogue over one report and assembles the result.
+//! Runs the catalogue over one report and assembles the result: what a check
+//! sees ([`Ctx`], which caches the facts several rules share) and produces
+//! ([`Out`]), each rule's outcome, the findings' source locations and their
+//! fingerprints.
 
 use std::cell::OnceCell;
+use std::hash::Hasher;
 
-use super::arithmetic::Arithmetic;
-use super::rules::narrative::{read, Prose};
-use super::rules::structure::{stated_period, Period};
+use fnv::FnvHasher;
+
+use super::facts::{read, stated_period, Period, Prose, Relations};
 use super::{catalogue, Rule, RULE_SET_VERSION};
 use crate::pb::{
     AnnualReport, CellLocation, Comparison, Diagnostic, Finding, FormatVersion, RuleOutcome,
@@ -61,10 +65,11 @@ pub struct Ctx<'a> {
     pub version: FormatVersion,
     pub options: &'a Options,
     pub diagnostics: &'a [Diagnostic],
-    /// Relation residuals and fault localisation, computed once per report.
-    pub arithmetic: Arithmetic,
+    /// The format's relations evaluated, with fault localisation, computed once
+    /// per report.
+    pub relations: Relations,
     /// The narrative texts and what they state, read on first use.
-    narrative: OnceCell<Vec<Prose<'a>>>,
+    prose: OnceCell<Vec<Prose<'a>>>,
     /// The statistical period the report states (统计期限), read on first use.
     period: OnceCell<Option<Period>>,
 }
@@ -72,8 +77,8 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// The report's narrative texts, each read once for all the rules that compare
     /// the prose with the tables.
-    pub(crate) fn narrative(&self) -> &[Prose<'a>] {
-        self.narrative.get_or_init(|| read(self.report))
+    pub(crate) fn prose(&self) -> &[Prose<'a>] {
+        self.prose.get_or_init(|| read(self.report))
     }
 
     /// The statistical period the report states, read once for S7 and X6.
@@ -140,8 +145,8 @@ pub fn validate(input: &Input<'_>, options: &Options) -> ValidationResult {
         version,
         options,
         diagnostics: input.diagnostics,
-        arithmetic: Arithmetic::new(report, version),
-        narrative: OnceCell::new(),
+        relations: Relations::new(report, version),
+        prose: OnceCell::new(),
         period: OnceCell::new(),
     };
     let mut result = ValidationResult {
@@ -283,29 +288,31 @@ impl<'a> Locations<'a> {
 /// ascending order (hashes, not strings, are sorted: cheap for the hundreds of
 /// blank cells an incomplete note may name), then over the version; lower-case hex.
 pub fn fingerprint(code: &str, paths: &[String]) -> String {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    fn eat(mut h: u64, bytes: &[u8]) -> u64 {
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(PRIME);
-        }
-        // A separator no path or code contains.
-        h ^= 0xff;
-        h.wrapping_mul(PRIME)
+    /// FNV-1a continued from `h` over the bytes, then over one 0xff byte: a
+    /// separator no path or code contains.
+    fn eat(h: u64, bytes: &[u8]) -> u64 {
+        let mut hasher = FnvHasher::with_key(h);
+        hasher.write(bytes);
+        hasher.write_u8(0xff);
+        hasher.finish()
     }
-    let mut cells: Vec<u64> = paths.iter().map(|p| eat(OFFSET, p.as_bytes())).collect();
+    // The FNV offset basis (0xcbf29ce484222325).
+    let offset = FnvHasher::default().finish();
+    let mut cells: Vec<u64> = paths.iter().map(|p| eat(offset, p.as_bytes())).collect();
     cells.sort_unstable();
     cells.dedup();
-    let mut h = eat(OFFSET, code.as_bytes());
+    let mut h = eat(offset, code.as_bytes());
     for c in cells {
         h = eat(h, &c.to_le_bytes());
     }
     h = eat(h, RULE_SET_VERSION.as_bytes());
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    (0..16)
-        .map(|i| HEX[((h >> (60 - 4 * i)) & 0xf) as usize] as char)
-        .collect()
+    // Most significant byte first. Eight bytes always fit sixteen hex digits; the
+    // fallback only keeps the function total.
+    let mut hex = [0u8; 16];
+    match hex::encode_to_slice(h.to_be_bytes(), &mut hex) {
+        Ok(()) => String::from_utf8_lossy(&hex).into_owned(),
+        Err(_) => format!("{h:016x}"),
+    }
 }
 
 fn from_diagnostic(d: &Diagnostic) -> Finding {
@@ -329,5 +336,60 @@ fn from_diagnostic(d: &Diagnostic) -> Finding {
         suspect_paths: Vec::new(),
         suspect_reason: String::new(),
         incomplete: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fingerprint;
+
+    /// Fingerprints are stored and compared across builds: these values were
+    /// computed by the hand-written FNV-1a of rule set 2026.11.1 and must never
+    /// change for the same code, cells and rule-set version.
+    #[test]
+    fn fingerprints_are_pinned() {
+        let cases: &[(&str, &[&str], &str)] = &[
+            ("", &[], "53e57cfa0ade53a6"),
+            ("S1", &[], "9dc69d987a461b4a"),
+            ("A1", &["requests.new_received.total"], "c38df6f3b522cdb7"),
+            (
+                "A2",
+                &[
+                    "requests.new_received.total",
+                    "requests.new_received.natural_person",
+                ],
+                "1d78c4d7b7525f85",
+            ),
+            // The cells are a set: order and repeats do not matter.
+            (
+                "A2",
+                &[
+                    "requests.new_received.natural_person",
+                    "requests.new_received.total",
+                    "requests.new_received.natural_person",
+                ],
+                "1d78c4d7b7525f85",
+            ),
+            (
+                "X5",
+                &["overview", "problems", "other_matters"],
+                "ba01e70324dd8b0f",
+            ),
+            (
+                "P036",
+                &["proactive.administrative_fees.amount"],
+                "5299218b3df64f69",
+            ),
+            (
+                "N1",
+                &["requests.results_total.total", "overview", "问题"],
+                "d1995b206f5949b3",
+            ),
+        ];
+        assert_eq!(super::RULE_SET_VERSION, "2026.11.1");
+        for (code, paths, expected) in cases {
+            let paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+            assert_eq!(fingerprint(code, &paths), *expected, "{code} {paths:?}");
+        }
     }
 }

@@ -2,17 +2,22 @@
 //!
 //! One rule = one [`Rule`]: a stable code, a default severity, a title, its basis
 //! and reference, the versions it applies to, and a check function. The catalogue
-//! is [`catalogue()`]; `docs/rules.md` is generated from it (`nianbao rules
-//! --markdown`) and a test keeps the two equal. Parse diagnostics become findings
+//! is [`catalogue()`]; `docs/rules.md` is generated from it (`tests/rules_doc.rs`
+//! writes it, and fails when it is stale). Parse diagnostics become findings
 //! too, so a caller gets one list.
 //!
 //! The engine reads only the entity (and, for cross-year rules, the previous
 //! year's entity): no rule re-parses or re-scans the published text.
+//!
+//! Layers, lowest first: `text` (text helpers) → `facts` (what several rules share,
+//! computed once per report) → `engine` (runs the catalogue; `Ctx` caches the
+//! facts) → `rules` (one file per rule). This file owns [`Rule`], [`Category`],
+//! [`RULE_SET_VERSION`] and the tests' shared helpers.
 
-mod arithmetic;
 mod engine;
-mod localize;
+mod facts;
 mod rules;
+mod text;
 
 pub use engine::{validate, Input, Options};
 pub use rules::catalogue;
@@ -84,9 +89,12 @@ pub fn rule(code: &str) -> Option<&'static Rule> {
     catalogue().iter().copied().find(|r| r.code == code)
 }
 
+/// What the validator's unit tests share: the conformance base reports, running
+/// the catalogue and picking one rule's outcome and findings, small builders.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use crate::pb::AnnualReport;
+    use crate::pb::{AnnualReport, Finding, RuleOutcome, SectionText};
+    use crate::validate::{validate, Input, Options};
 
     /// A conformance base report (`tests/conformance/base/<name>.json`), on which
     /// every rule passes.
@@ -97,5 +105,68 @@ pub(crate) mod test_support {
         );
         let text = std::fs::read_to_string(path).expect("base report");
         serde_json::from_str(&text).expect("base report JSON")
+    }
+
+    /// The outcome of rule `code` on an input, and its findings.
+    pub fn outcome(
+        input: &Input<'_>,
+        options: &Options,
+        code: &str,
+    ) -> (RuleOutcome, Vec<Finding>) {
+        let v = validate(input, options);
+        let o = v
+            .rules
+            .iter()
+            .find(|x| x.code == code)
+            .and_then(|x| RuleOutcome::try_from(x.outcome).ok())
+            .unwrap_or_default();
+        (
+            o,
+            v.findings.into_iter().filter(|f| f.code == code).collect(),
+        )
+    }
+
+    /// The outcome of rule `code` on a report entity alone, and its findings.
+    pub fn run(r: &AnnualReport, code: &str) -> (RuleOutcome, Vec<Finding>) {
+        outcome(&Input::entity(r), &Options::default(), code)
+    }
+
+    /// The outcome of rule `code` on a report with the previous year's, and its
+    /// findings.
+    pub fn run_with(
+        r: &AnnualReport,
+        prev: Option<&AnnualReport>,
+        code: &str,
+    ) -> (RuleOutcome, Vec<Finding>) {
+        let input = Input {
+            report: r,
+            previous: prev,
+            locations: &[],
+            diagnostics: &[],
+        };
+        outcome(&input, &Options::default(), code)
+    }
+
+    /// Asserts that rule `code` passes on the report.
+    pub fn passes(r: &AnnualReport, code: &str) {
+        let (o, f) = run(r, code);
+        assert_eq!(o, RuleOutcome::Passed, "{code}: {f:?}");
+    }
+
+    /// Asserts that rule `code` fails on the report; the finding that names `path`.
+    pub fn fails(r: &AnnualReport, code: &str, path: &str) -> Finding {
+        let (o, f) = run(r, code);
+        assert_eq!(o, RuleOutcome::Failed, "{code}");
+        f.into_iter()
+            .find(|f| f.field_paths.iter().any(|p| p == path))
+            .unwrap_or_else(|| panic!("{code}: no finding names {path}"))
+    }
+
+    /// A section with this text and no heading.
+    pub fn section(t: &str) -> Option<SectionText> {
+        Some(SectionText {
+            heading: String::new(),
+            text: t.into(),
+        })
     }
 }

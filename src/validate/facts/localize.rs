@@ -1,11 +1,11 @@
-//! Fault localisation: when arithmetic relations fail, find the smallest change
+//! Fault localisation: when relations of the tables fail, find the smallest change
 //! that makes every relation it touches hold — one cell off by the same amount in
 //! its row and its column, or one request counted under the wrong applicant type
 //! (−d in one column, +d in another, the row total unchanged).
 //!
 //! These are readings, not proofs: findings call them "likely" and say why.
 
-use super::arithmetic::RelState;
+use super::relation_state::RelState;
 use crate::format::{relations_containing, CellRef, REQUEST_COLUMNS, REQUEST_TOTAL_COL};
 use crate::pb::{AnnualReport, FormatVersion};
 

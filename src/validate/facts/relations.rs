@@ -1,56 +1,24 @@
-//! The tables' arithmetic relations evaluated once per report, for rules A1–A3
-//! and A5, with fault localisation when some fail.
+//! The format's relations evaluated once per report ([`Relations`]), for rules
+//! A1–A3 and A5, with the likely wrong cells ([`localize`]) when some fail.
 
 use super::localize::{localize, Suspect};
+use super::relation_state::{evaluate, RelState};
 use crate::format::{
-    relations, request_cell, request_row, CellRef, Relation, RelationKind, REQUEST_COLUMNS,
-    REQUEST_ROWS,
+    relations, request_cell, request_row, CellRef, RelationKind, REQUEST_COLUMNS, REQUEST_ROWS,
 };
 use crate::pb::{AnnualReport, FormatVersion};
 
-/// One relation on one report.
-pub struct RelState {
-    pub rel: &'static Relation,
-    /// Σ of the left side, Σ of the right side, over the cells present.
-    pub lhs: i64,
-    pub rhs: i64,
-    /// Absent cells of the relation.
-    pub blank: Vec<CellRef>,
-}
-
-impl RelState {
-    pub fn complete(&self) -> bool {
-        self.blank.is_empty()
-    }
-
-    /// Holds (when complete).
-    pub fn holds(&self) -> bool {
-        self.complete() && self.lhs == self.rhs
-    }
-
-    /// Fails for certain: complete and unequal, or one side complete and already
-    /// exceeded by the cells present on the other (blanks are never negative).
-    pub fn fails(&self) -> bool {
-        if self.complete() {
-            return self.lhs != self.rhs;
-        }
-        let blank_left = self.blank.iter().any(|c| self.rel.lhs.contains(c));
-        let blank_right = self.blank.iter().any(|c| self.rel.rhs.contains(c));
-        (!blank_left && self.rhs > self.lhs) || (!blank_right && self.lhs > self.rhs)
-    }
-}
-
 /// The relations of a report's version, evaluated.
-pub struct Arithmetic {
+pub struct Relations {
     pub states: Vec<RelState>,
     /// Likely wrong cells, when some relation fails.
     pub suspects: Vec<Suspect>,
 }
 
-impl Arithmetic {
-    pub fn new(report: &AnnualReport, version: FormatVersion) -> Arithmetic {
+impl Relations {
+    pub fn new(report: &AnnualReport, version: FormatVersion) -> Relations {
         if !matches!(version, FormatVersion::V2019 | FormatVersion::V2021) {
-            return Arithmetic {
+            return Relations {
                 states: Vec::new(),
                 suspects: Vec::new(),
             };
@@ -65,7 +33,7 @@ impl Arithmetic {
         } else {
             Vec::new()
         };
-        Arithmetic { states, suspects }
+        Relations { states, suspects }
     }
 
     /// The evaluated relations of one kind.
@@ -105,28 +73,5 @@ impl Grid {
             }
             _ => c.get_int(report),
         }
-    }
-}
-
-/// Evaluates a relation with a cell reader.
-pub fn evaluate(rel: &'static Relation, mut read: impl FnMut(&CellRef) -> Option<i64>) -> RelState {
-    let mut blank = Vec::new();
-    let mut side = |cells: &[CellRef]| -> i64 {
-        let mut sum = 0i64;
-        for c in cells {
-            match read(c) {
-                Some(v) => sum = sum.saturating_add(v),
-                None => blank.push(*c),
-            }
-        }
-        sum
-    };
-    let lhs = side(&rel.lhs);
-    let rhs = side(&rel.rhs);
-    RelState {
-        rel,
-        lhs,
-        rhs,
-        blank,
     }
 }

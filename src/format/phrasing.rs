@@ -1,4 +1,5 @@
-//! What the narrative of a report states: counts and amounts read from prose.
+//! The narrative's phrasing: what the prose of a report states (counts and amounts),
+//! read from the wording of its sentences.
 //!
 //! The parser uses [`prose_evidence`] to decide glued table-二 rows; the narrative
 //! rules (N1–N5) use every reader here to compare the prose with the tables. All

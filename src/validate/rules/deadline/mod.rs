@@ -5,49 +5,21 @@
 //! above by 31 March. Townships, streets and other bodies have no national date:
 //! they are checked only against `Options::township_deadline`. Before the 2019
 //! revision (report years up to 2018) every agency had until 31 March.
+//!
+//! One file per rule, named by its code (`d1.rs` … `d5.rs`): the rule's
+//! catalogue entry right above its check, what only that rule uses, and its tests.
+//! This file lists them ([`RULES`]) and keeps what several of them share.
 
-use crate::pb::{AdministrativeLevel, AgencyKind, AnnualReport, Date, RuleBasis, Severity};
+mod d1;
+mod d2;
+mod d5;
+
+use crate::pb::{AdministrativeLevel, AgencyKind, AnnualReport, Date};
 use crate::validate::engine::{comparison, Ctx, Out};
-use crate::validate::{Category, Rule};
+use crate::validate::Rule;
 
-pub static RULES: &[Rule] = &[
-    Rule {
-        code: "D1",
-        severity: Severity::Warning,
-        title: "部门年报应于次年1月31日前公布",
-        title_en: "Department report published by 31 January of Y+1",
-        description: "For a department of a people's government (agency kind DEPARTMENT): publication_date ≤ 31 January of year Y+1 (report years ≥ 2019; for report years up to 2018 the old deadline of 31 March applies). Townships and streets (level TOWNSHIP) have no national date: not applicable unless a township deadline is configured, which is then used. No publication date: incomplete.",
-        versions: &[],
-        basis: RuleBasis::Official,
-        reference: "条例第四十九条（县级以上人民政府部门于每年1月31日前公布）",
-        category: Category::Deadline,
-        check: d1,
-    },
-    Rule {
-        code: "D2",
-        severity: Severity::Warning,
-        title: "政府年报应于次年3月31日前公布",
-        title_en: "Government report published by 31 March of Y+1",
-        description: "For a people's government or an equivalent management body (agency kind GOVERNMENT): publication_date ≤ 31 March of year Y+1. Townships and streets (level TOWNSHIP) have no national date: not applicable unless a township deadline is configured, which is then used. No publication date: incomplete.",
-        versions: &[],
-        basis: RuleBasis::Official,
-        reference: "条例第四十九条（县级以上地方人民政府于每年3月31日前公布）",
-        category: Category::Deadline,
-        check: d2,
-    },
-    Rule {
-        code: "D5",
-        severity: Severity::Warning,
-        title: "年报不应在报告年度结束前公布",
-        title_en: "Report not published before the year is over",
-        description: "publication_date ≥ 1 January of year Y+1: a report on year Y cannot be complete before Y is over. No publication date: incomplete.",
-        versions: &[],
-        basis: RuleBasis::Derived,
-        reference: "条例第四十九条（公布“上一年度”的年度报告）",
-        category: Category::Deadline,
-        check: d5,
-    },
-];
+/// The deadline rules, in catalogue order.
+pub static RULES: &[&Rule] = &[&d1::D1, &d2::D2, &d5::D5];
 
 /// A publication date that is a real calendar date.
 fn valid_date(d: Option<&Date>) -> Option<(i32, u32, u32)> {
@@ -93,15 +65,8 @@ fn agency_kind(r: &AnnualReport) -> (AgencyKind, AdministrativeLevel) {
     )
 }
 
-fn d1(ctx: &Ctx<'_>, out: &mut Out) {
-    deadline(ctx, out, AgencyKind::Department);
-}
-
-fn d2(ctx: &Ctx<'_>, out: &mut Out) {
-    deadline(ctx, out, AgencyKind::Government);
-}
-
-fn deadline(ctx: &Ctx<'_>, out: &mut Out, kind: AgencyKind) {
+/// D1 and D2: the report of an agency of `kind` published by its deadline.
+fn check_deadline(ctx: &Ctx<'_>, out: &mut Out, kind: AgencyKind) {
     let r = ctx.report;
     let (k, level) = agency_kind(r);
     if k == AgencyKind::Unspecified {
@@ -191,50 +156,13 @@ fn deadline(ctx: &Ctx<'_>, out: &mut Out, kind: AgencyKind) {
     }
 }
 
-fn d5(ctx: &Ctx<'_>, out: &mut Out) {
-    let r = ctx.report;
-    if r.year <= 0 {
-        out.incomplete = true;
-        return;
-    }
-    let Some(date) = valid_date(r.publication_date.as_ref()) else {
-        out.incomplete = true;
-        return;
-    };
-    let start = (r.year + 1, 1, 1);
-    if date < start {
-        let f = out.fail(
-            format!(
-                "{}年度报告的公布日期{}早于该年度结束（应不早于{}）",
-                r.year,
-                ymd(date),
-                ymd(start)
-            ),
-            format!(
-                "the {} report is dated {}, before the year was over (expected on or after {})",
-                r.year,
-                ymd(date),
-                ymd(start)
-            ),
-            ["publication_date".to_string()],
-        );
-        f.comparisons.push(comparison(
-            "publication date",
-            "on or after 1 January of Y+1",
-            ymd(start),
-            "publication_date",
-            ymd(date),
-        ));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pb::{Agency, RuleOutcome};
+    use crate::pb::{AdministrativeLevel as L, Agency, AgencyKind as K, RuleOutcome};
     use crate::validate::{validate, Input, Options};
 
-    fn report(
+    pub(super) fn report(
         kind: AgencyKind,
         level: AdministrativeLevel,
         year: i32,
@@ -253,7 +181,7 @@ mod tests {
         }
     }
 
-    fn outcome(r: &AnnualReport, opts: &Options, code: &str) -> (RuleOutcome, usize) {
+    pub(super) fn outcome(r: &AnnualReport, opts: &Options, code: &str) -> (RuleOutcome, usize) {
         let v = validate(&Input::entity(r), opts);
         let o = v
             .rules
@@ -262,52 +190,6 @@ mod tests {
             .and_then(|x| RuleOutcome::try_from(x.outcome).ok())
             .unwrap_or_default();
         (o, v.findings.iter().filter(|f| f.code == code).count())
-    }
-
-    use AdministrativeLevel as L;
-    use AgencyKind as K;
-
-    #[test]
-    fn d1_department_deadline() {
-        let o = Options::default();
-        let ok = report(K::Department, L::County, 2023, Some((2024, 1, 31)));
-        assert_eq!(outcome(&ok, &o, "D1").0, RuleOutcome::Passed);
-        let late = report(K::Department, L::County, 2023, Some((2024, 2, 1)));
-        assert_eq!(outcome(&late, &o, "D1"), (RuleOutcome::Failed, 1));
-        // Governments are D2's.
-        let gov = report(K::Government, L::County, 2023, Some((2024, 2, 1)));
-        assert_eq!(outcome(&gov, &o, "D1").0, RuleOutcome::NotApplicable);
-        // Before 2019: 31 March for everyone.
-        let old = report(K::Department, L::County, 2018, Some((2019, 3, 31)));
-        assert_eq!(outcome(&old, &o, "D1").0, RuleOutcome::Passed);
-        let old_late = report(K::Department, L::County, 2018, Some((2019, 4, 1)));
-        assert_eq!(outcome(&old_late, &o, "D1").0, RuleOutcome::Failed);
-        // No date: incomplete.
-        let none = report(K::Department, L::County, 2023, None);
-        assert_eq!(outcome(&none, &o, "D1"), (RuleOutcome::Incomplete, 0));
-        let bad = report(K::Department, L::County, 2023, Some((2024, 2, 30)));
-        assert_eq!(outcome(&bad, &o, "D1").0, RuleOutcome::Incomplete);
-    }
-
-    #[test]
-    fn d2_government_deadline() {
-        let o = Options::default();
-        let ok = report(K::Government, L::County, 2022, Some((2023, 3, 31)));
-        assert_eq!(outcome(&ok, &o, "D2").0, RuleOutcome::Passed);
-        let late = report(K::Government, L::Municipal, 2022, Some((2023, 4, 10)));
-        let v = validate(&Input::entity(&late), &o);
-        let f = v
-            .findings
-            .iter()
-            .find(|f| f.code == "D2")
-            .expect("D2 fires");
-        assert!(f.message_en.contains("10 days late"), "{}", f.message_en);
-        assert_eq!(f.field_paths, ["publication_date"]);
-        let dept = report(K::Department, L::County, 2022, Some((2023, 4, 10)));
-        assert_eq!(outcome(&dept, &o, "D2").0, RuleOutcome::NotApplicable);
-        let unknown = report(K::Unspecified, L::County, 2022, Some((2023, 4, 10)));
-        assert_eq!(outcome(&unknown, &o, "D2").0, RuleOutcome::Incomplete);
-        assert_eq!(outcome(&unknown, &o, "D1").0, RuleOutcome::Incomplete);
     }
 
     #[test]
@@ -333,19 +215,6 @@ mod tests {
             township_deadline: Some((2, 30)),
         };
         assert_eq!(outcome(&ok, &silly, "D2").0, RuleOutcome::Incomplete);
-    }
-
-    #[test]
-    fn d5_not_before_the_year_is_over() {
-        let o = Options::default();
-        let ok = report(K::Department, L::County, 2023, Some((2024, 1, 1)));
-        assert_eq!(outcome(&ok, &o, "D5").0, RuleOutcome::Passed);
-        let early = report(K::Department, L::County, 2023, Some((2023, 12, 30)));
-        assert_eq!(outcome(&early, &o, "D5"), (RuleOutcome::Failed, 1));
-        let none = report(K::Government, L::Township, 2023, None);
-        assert_eq!(outcome(&none, &o, "D5").0, RuleOutcome::Incomplete);
-        let no_year = report(K::Department, L::County, 0, Some((2024, 1, 5)));
-        assert_eq!(outcome(&no_year, &o, "D5").0, RuleOutcome::Incomplete);
     }
 
     #[test]
