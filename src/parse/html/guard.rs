@@ -8,6 +8,8 @@
 //! Text is never removed, and ordinary pages are parsed exactly as given ([`guard`]
 //! returns `None`).
 
+use std::hash::Hasher;
+
 use super::scan::{Lexer, TokKind};
 
 /// Start tags nested deeper than this (by a linear estimate of the open-element stack) are
@@ -91,12 +93,14 @@ const UNMATCHED_END_DEPTH: usize = 64;
 /// How far down the estimated stack an end tag looks for its start tag.
 const END_TAG_WINDOW: usize = 64;
 
-/// A hash of an ASCII-lowercased tag name (FNV-1a), for cheap comparisons; a collision only
-/// makes the depth estimate slightly off.
+/// A hash of an ASCII-lowercased tag name (64-bit FNV-1a), for cheap comparisons; a
+/// collision only makes the depth estimate slightly off.
 fn name_key(name: &[u8]) -> u64 {
-    name.iter().fold(0xcbf2_9ce4_8422_2325, |h, &c| {
-        (h ^ u64::from(c.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
-    })
+    let mut hasher = fnv::FnvHasher::default();
+    for &c in name {
+        hasher.write(&[c.to_ascii_lowercase()]);
+    }
+    hasher.finish()
 }
 
 struct Open {
