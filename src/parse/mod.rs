@@ -86,7 +86,23 @@ struct Maps<'a> {
     last_col: std::cell::Cell<(usize, usize, usize)>,
 }
 
-impl Maps<'_> {
+impl<'a> Maps<'a> {
+    fn new(
+        decoded: &'a str,
+        extracted: Option<&'a html::Extracted>,
+        normalized: &'a normalize::Normalized,
+    ) -> Self {
+        Maps {
+            decoded,
+            extracted,
+            normalized,
+            line_starts: std::iter::once(0)
+                .chain(decoded.match_indices('\n').map(|(i, _)| i + 1))
+                .collect(),
+            last_col: std::cell::Cell::new((0, 0, 1)),
+        }
+    }
+
     fn decoded_offset(&self, norm: usize) -> usize {
         let x = self.normalized.source_offset(norm);
         let d = match self.extracted {
@@ -132,28 +148,58 @@ impl Parse {
         self.diags.push(d.build());
     }
 
+    /// The steps from bytes to the text the recogniser reads: provenance, size, charset,
+    /// HTML extraction, normalisation; each may end the parse with a diagnostic.
     fn run(&mut self, input: &[u8], opts: &ParseOptions) {
+        self.record_source(input, opts);
+        if !self.accept_input(input, opts.max_bytes) {
+            return;
+        }
+        let Some(decoded) = self.decode_input(input, opts.charset.as_deref()) else {
+            return;
+        };
+        let text = decoded.text.as_str();
+        let is_html = html::looks_like_html(text);
+        let extracted = is_html.then(|| html::extract(text));
+        let body = extracted.as_ref().map_or(text, |e| e.text.as_str());
+        let normalized = normalize::normalize(body);
+        let maps = Maps::new(text, extracted.as_ref(), &normalized);
+        self.recognise(&normalized.text, &maps, is_html);
+    }
+
+    /// The input's provenance: checksum, label and URL.
+    fn record_source(&mut self, input: &[u8], opts: &ParseOptions) {
         let source = self.report.source.get_or_insert_with(Default::default);
         source.sha256 = sha256_hex(input);
         source.label = opts.label.clone();
         source.url = opts.url.clone().unwrap_or_default();
-        if input.len() > opts.max_bytes {
+    }
+
+    /// Whether the input is neither over `max_bytes` nor blank (else a diagnostic).
+    fn accept_input(&mut self, input: &[u8], max_bytes: usize) -> bool {
+        if input.len() > max_bytes {
             self.diag(Diag::new(
                 dc::INPUT_TOO_LARGE,
-                format!("输入为{}字节，超过上限{}字节", input.len(), opts.max_bytes),
+                format!("输入为{}字节，超过上限{}字节", input.len(), max_bytes),
                 format!(
                     "the input is {} bytes, over the limit of {} bytes",
                     input.len(),
-                    opts.max_bytes
+                    max_bytes
                 ),
             ));
-            return;
+            return false;
         }
         if input.iter().all(u8::is_ascii_whitespace) {
             self.diag(Diag::new(dc::EMPTY_INPUT, "输入为空", "the input is empty"));
-            return;
+            return false;
         }
-        let decoded = match decode::decode(input, opts.charset.as_deref()) {
+        true
+    }
+
+    /// The input as text, with its encoding recorded and diagnosed; `None` (and a
+    /// diagnostic) when it cannot be read.
+    fn decode_input(&mut self, input: &[u8], charset: Option<&str>) -> Option<decode::Decoded> {
+        let decoded = match decode::decode(input, charset) {
             Ok(d) => d,
             Err(e) => {
                 let code = match e {
@@ -165,7 +211,7 @@ impl Parse {
                     format!("无法读取输入：{e}"),
                     format!("the input cannot be read: {e}"),
                 ));
-                return;
+                return None;
             }
         };
         if let Some(source) = self.report.source.as_mut() {
@@ -185,21 +231,7 @@ impl Parse {
                 "some bytes could not be decoded and were replaced with U+FFFD",
             ));
         }
-        let text = decoded.text.as_str();
-        let is_html = html::looks_like_html(text);
-        let extracted = is_html.then(|| html::extract(text));
-        let body = extracted.as_ref().map_or(text, |e| e.text.as_str());
-        let normalized = normalize::normalize(body);
-        let maps = Maps {
-            decoded: text,
-            extracted: extracted.as_ref(),
-            normalized: &normalized,
-            line_starts: std::iter::once(0)
-                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-                .collect(),
-            last_col: std::cell::Cell::new((0, 0, 1)),
-        };
-        self.recognise(&normalized.text, &maps, is_html);
+        Some(decoded)
     }
 
     fn recognise(&mut self, text: &str, maps: &Maps<'_>, is_html: bool) {
