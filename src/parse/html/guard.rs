@@ -285,13 +285,12 @@ mod tests {
                 ),
             ),
         ];
+        // Each returns with sane anchors; how long it takes is the benchmarks' business
+        // (a test never decides on the clock), and a blow-up shows as a hang here.
         for (what, src) in cases {
-            let start = std::time::Instant::now();
             let ex = extract(&src);
-            let took = start.elapsed();
-            eprintln!("{what}: {took:?}");
-            assert!(took.as_secs() < 20, "{what}: {took:?}");
             assert_anchors_sane(&ex, &src);
+            assert!(ex.text.len() <= src.len() * 2, "{what}: text out of bounds");
         }
         // Text under deep nesting is kept.
         let src = format!("{}深处{}", "<div>".repeat(5000), "</div>".repeat(5000));
