@@ -160,7 +160,7 @@ fn check_deadline(ctx: &Ctx<'_>, out: &mut Out, kind: AgencyKind) {
 mod tests {
     use super::*;
     use crate::pb::{AdministrativeLevel as L, Agency, AgencyKind as K, RuleOutcome};
-    use crate::validate::{validate, Input, Options};
+    use crate::validate::{test_support, Input, Options};
 
     pub(super) fn report(
         kind: AgencyKind,
@@ -181,15 +181,10 @@ mod tests {
         }
     }
 
+    /// The outcome of rule `code` with these options, and how many findings it gave.
     pub(super) fn outcome(r: &AnnualReport, opts: &Options, code: &str) -> (RuleOutcome, usize) {
-        let v = validate(&Input::entity(r), opts);
-        let o = v
-            .rules
-            .iter()
-            .find(|x| x.code == code)
-            .and_then(|x| RuleOutcome::try_from(x.outcome).ok())
-            .unwrap_or_default();
-        (o, v.findings.iter().filter(|f| f.code == code).count())
+        let (o, findings) = test_support::outcome(&Input::entity(r), opts, code);
+        (o, findings.len())
     }
 
     #[test]
