@@ -4,10 +4,10 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::names::{AgencyId, NameError, ReportName, YEARS};
+use crate::names::{AgencyId, NameError, ReportName, Scope, YEARS};
 use crate::parse::{parse, ParseOptions};
 use crate::pb::{AnnualReport, CellLocation, Diagnostic, ParseResult, ValidationResult};
-use crate::store::{Store, StoreError, Submission, SubmitOutcome};
+use crate::store::{AuditEntry, Store, StoreError, Submission, SubmitOutcome};
 use crate::validate::{validate, Input, Options};
 
 /// A report as received: structured, or the published bytes.
@@ -104,6 +104,10 @@ pub struct Request {
     pub expected_etag: Option<String>,
     /// Refuse (store nothing) when validation finds an ERROR.
     pub reject_on_error: bool,
+    /// The submitter's write scope (see [`Submission::within`]); `None`: any division.
+    pub within: Option<Scope>,
+    /// The call's audit record, committed with the write (the report's name is added).
+    pub audit: Option<AuditEntry>,
 }
 
 /// Why a submission was not stored.
@@ -144,6 +148,10 @@ pub fn prepare_submission(store: &Store, request: Request) -> Result<Submission,
         }));
     }
     let name = ReportName::new(agency, year).map_err(IngestError::Agency)?;
+    let audit = request.audit.map(|mut a| {
+        a.resources.push(name.to_string());
+        a
+    });
     let previous = store
         .previous_year(&name.agency, name.year)?
         .and_then(|r| r.report);
@@ -160,6 +168,8 @@ pub fn prepare_submission(store: &Store, request: Request) -> Result<Submission,
         request_id: request.request_id,
         expected_etag: request.expected_etag,
         time: None,
+        within: request.within,
+        audit,
     })
 }
 

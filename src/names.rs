@@ -8,6 +8,8 @@
 //! NFKC normalisation with every whitespace character removed. The same agency name,
 //! however it was spaced or which width its characters had, always gives the same id.
 
+mod scope;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -16,6 +18,8 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::format::credit_code;
 use crate::pb::AnnualReport;
+
+pub use scope::{Scope, ScopeError};
 
 /// Earliest and latest report years a name may carry (the regulation dates from 2008;
 /// the upper bound only rejects obvious typos).

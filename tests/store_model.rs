@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use nianbao::names::{AgencyId, ReportName};
+use nianbao::names::{AgencyId, ReportName, Scope};
 use nianbao::pb::{
     Agency, AnnualReport, ChangeKind, ReportRevision, ReportState, ValidationResult,
 };
@@ -23,6 +23,8 @@ const DIVISIONS: [Option<&str>; 5] = [
     Some("32"),
 ];
 const PREFIXES: [&str; 4] = ["32", "3206", "320602", "33"];
+/// Read scopes a listing may be limited to ("" is national).
+const SCOPES: [&[&str]; 4] = [&["32"], &["3206", "33"], &["320602"], &[""]];
 
 fn name_of(i: usize) -> ReportName {
     ReportName::new(
@@ -61,6 +63,7 @@ struct FilterSpec {
     format_version: Option<i32>,
     has_errors: Option<bool>,
     include_withdrawn: bool,
+    within: Option<usize>,
 }
 
 impl FilterSpec {
@@ -72,6 +75,7 @@ impl FilterSpec {
             format_version: self.format_version,
             has_errors: self.has_errors,
             include_withdrawn: self.include_withdrawn,
+            within: self.within.map(|s| Scope::new(SCOPES[s]).unwrap()),
         }
     }
 }
@@ -117,15 +121,19 @@ fn op() -> impl Strategy<Value = Op> {
         proptest::option::weighted(0.3, 2..4i32),
         proptest::option::weighted(0.3, any::<bool>()),
         any::<bool>(),
+        proptest::option::weighted(0.4, 0..4usize),
     )
         .prop_map(
-            |(year, prefix, agency, format_version, has_errors, include_withdrawn)| FilterSpec {
-                year,
-                prefix,
-                agency,
-                format_version,
-                has_errors,
-                include_withdrawn,
+            |(year, prefix, agency, format_version, has_errors, include_withdrawn, within)| {
+                FilterSpec {
+                    year,
+                    prefix,
+                    agency,
+                    format_version,
+                    has_errors,
+                    include_withdrawn,
+                    within,
+                }
             },
         );
     prop_oneof![
@@ -207,7 +215,12 @@ impl Model {
                     .is_none_or(|p| valid_div.is_some_and(|d| d.starts_with(p)))
                 && f.format_version.is_none_or(|v| v == report.format_version)
                 && f.has_errors.is_none_or(|e| e == latest.has_errors)
-                && (f.include_withdrawn || !withdrawn);
+                && (f.include_withdrawn || !withdrawn)
+                && f.within.as_ref().is_none_or(|s| {
+                    s.prefixes().iter().any(|p| {
+                        p.is_empty() || valid_div.is_some_and(|d| d.starts_with(p.as_str()))
+                    })
+                });
             if ok {
                 // Order: (division,) agency, year.
                 let mut key = Vec::new();
@@ -258,6 +271,8 @@ fn submission(name: &ReportName, content: u8) -> Submission {
         request_id: None,
         expected_etag: None,
         time: None,
+        within: None,
+        audit: None,
     }
 }
 

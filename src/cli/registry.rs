@@ -183,6 +183,18 @@ pub fn import(args: ImportArgs) -> Status {
             request_id: None,
             expected_etag: None,
             reject_on_error: false,
+            within: None,
+            // An import is written to the audit trail like a submission over gRPC.
+            audit: Some(nianbao::store::AuditEntry {
+                time: std::time::SystemTime::now(),
+                identity: args.submitter.clone(),
+                peer: "local".into(),
+                method: "nianbao import".into(),
+                resources: Vec::new(),
+                request_id: String::new(),
+                code: 0,
+                reason: String::new(),
+            }),
         };
         match rt.block_on(ingest::submit(&store, request)) {
             Ok(outcome) => {
@@ -369,6 +381,7 @@ pub fn list(args: ListArgs) -> Status {
         format_version: None,
         has_errors: args.has_errors.then_some(true),
         include_withdrawn: args.include_withdrawn,
+        within: None,
     };
     let mut all = Vec::new();
     let mut cursor: Option<ListCursor> = None;

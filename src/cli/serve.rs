@@ -71,6 +71,17 @@ pub struct ServeArgs {
     #[arg(long, env = "NIANBAO_WATCH_BUFFER", default_value_t = 256)]
     watch_buffer: usize,
 
+    /// Access policy file (TOML): who may call what, in which divisions, how often
+    /// (`nianbao pki init` writes a sample). Reloaded on SIGHUP. Without it, every
+    /// caller may call every method.
+    #[arg(long, env = "NIANBAO_POLICY")]
+    policy: Option<PathBuf>,
+
+    /// Calls served at once over all callers; more are refused at once with
+    /// RESOURCE_EXHAUSTED and RetryInfo rather than queued.
+    #[arg(long, env = "NIANBAO_MAX_IN_FLIGHT", default_value_t = 1024)]
+    max_in_flight: usize,
+
     /// Log format on stderr.
     #[arg(long, env = "NIANBAO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -106,6 +117,8 @@ impl ServeArgs {
             idempotency_window: Duration::from_secs(self.idempotency_hours.saturating_mul(3600)),
             commit_delay: Duration::from_micros(self.commit_delay_us.min(1_000_000)),
             watch_buffer: self.watch_buffer,
+            policy: self.policy.clone(),
+            max_in_flight: self.max_in_flight,
         }
     }
 }

@@ -5,12 +5,15 @@
 //! map errors to statuses with rich details ([`status`]). Everything about the
 //! transport — limits, compression, deadlines, shutdown — is set up here.
 
+pub mod audit;
+pub mod auth;
 mod edge;
 pub mod input;
 pub mod registry;
 pub mod registry_server;
 pub mod status;
 pub mod stored;
+pub mod tls;
 pub mod validator;
 
 use std::future::Future;
@@ -61,6 +64,10 @@ pub struct Config {
     pub commit_delay: Duration,
     /// Events a watcher may be behind before its stream is refilled from the log.
     pub watch_buffer: usize,
+    /// The access policy file (`auth::policy`); `None`: every caller may do everything.
+    pub policy: Option<PathBuf>,
+    /// Calls served at once over all callers; more are refused (RESOURCE_EXHAUSTED).
+    pub max_in_flight: usize,
 }
 
 impl Default for Config {
@@ -80,6 +87,8 @@ impl Default for Config {
             idempotency_window: crate::store::DEFAULT_IDEMPOTENCY_WINDOW,
             commit_delay: crate::store::DEFAULT_COMMIT_DELAY,
             watch_buffer: 256,
+            policy: None,
+            max_in_flight: 1024,
         }
     }
 }
@@ -96,6 +105,8 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error(transparent)]
+    Policy(#[from] auth::PolicyError),
 }
 
 /// Binds `config.addr` and runs the server until `shutdown` resolves (see [`serve_on`]).
@@ -148,6 +159,17 @@ pub async fn serve_on(
             None
         }
     };
+    let audit = audit::AuditLog::default();
+    let gate = std::sync::Arc::new(auth::Gate::new(
+        config.policy.clone(),
+        false,
+        config.max_in_flight,
+        audit.clone(),
+    )?);
+    match &config.policy {
+        Some(path) => tracing::info!(policy = %path.display(), "access policy in force"),
+        None => tracing::warn!("no access policy (--policy): every caller may call every method"),
+    }
     let (drain, draining) = tokio::sync::watch::channel(false);
     let registry = Registry::new(store.clone(), &config, draining);
 
@@ -217,6 +239,7 @@ pub async fn serve_on(
                         .latency_unit(tower_http::LatencyUnit::Micros),
                 ),
         )
+        .layer(auth::AuthLayer::new(gate))
         .layer(edge::DeadlineLayer {
             default: config.request_timeout,
         })

@@ -9,6 +9,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use super::auth::Caller;
 use super::status::{reason, ApiError};
 use super::stored::StoredGetReport;
 use super::{blocking, input, Config};
@@ -31,7 +32,8 @@ const MAX_REASON_CHARS: usize = 2000;
 const MAX_KEY_BYTES: usize = 128;
 /// Events read from the change log per batch of a watch.
 const WATCH_BATCH: usize = 256;
-/// Metadata key a caller may name itself with (until authentication exists).
+/// Metadata key a caller names itself with in plaintext mode (with TLS, the client
+/// certificate names it and this is ignored).
 pub const SUBMITTER_HEADER: &str = "x-nianbao-submitter";
 
 /// The registry service.
@@ -70,12 +72,18 @@ impl Registry {
 
     /// GetReport: the requested revision's stored bytes and the report's state.
     /// Records the name in the current span.
-    pub(super) fn get_stored(&self, r: GetReportRequest) -> Result<StoredGetReport, ApiError> {
+    pub(super) fn get_stored(
+        &self,
+        request: Request<GetReportRequest>,
+    ) -> Result<StoredGetReport, ApiError> {
+        let caller = Caller::of(&request)?;
         let store = self.store()?;
+        let r = request.into_inner();
         tracing::Span::current().record("name", r.name.as_str());
         let name = name_field("name", &r.name)?;
+        caller.touches(name.to_string());
         let revision = (r.revision > 0).then_some(r.revision);
-        let (revision, state) = store.get_encoded(&name, revision)?;
+        let (revision, state) = store.get_encoded_within(&name, revision, &caller.read)?;
         Ok(StoredGetReport { revision, state })
     }
 
@@ -99,21 +107,6 @@ impl Registry {
             (asked as u32).min(self.max_page_size)
         };
         n as usize
-    }
-}
-
-/// Who submits: the caller's declared name (`x-nianbao-submitter`), else its address.
-fn submitter<T>(request: &Request<T>) -> String {
-    let declared = request
-        .metadata()
-        .get(SUBMITTER_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty() && s.len() <= 256);
-    match (declared, request.remote_addr()) {
-        (Some(name), _) => name.to_string(),
-        (None, Some(addr)) => format!("peer:{}", addr.ip()),
-        (None, None) => "unknown".to_string(),
     }
 }
 
@@ -142,8 +135,8 @@ fn key_field(field: &str, value: String) -> Result<Option<String>, ApiError> {
     Ok(Some(value))
 }
 
-/// A request's filter as the store's.
-pub(super) fn filter(f: Option<ReportFilter>) -> Result<ListFilter, ApiError> {
+/// A request's filter as the store's, limited to what the caller may read.
+pub(super) fn filter(f: Option<ReportFilter>, caller: &Caller) -> Result<ListFilter, ApiError> {
     let f = f.unwrap_or_default();
     let mut bad = Vec::new();
     let division_prefix = (!f.division_prefix.is_empty()).then_some(f.division_prefix);
@@ -193,6 +186,7 @@ pub(super) fn filter(f: Option<ReportFilter>) -> Result<ListFilter, ApiError> {
         format_version,
         has_errors: f.has_errors,
         include_withdrawn: f.include_withdrawn,
+        within: (!caller.read.is_national()).then(|| caller.read.clone()),
     })
 }
 
@@ -205,11 +199,14 @@ impl ReportRegistry for Registry {
         &self,
         request: Request<SubmitReportRequest>,
     ) -> Result<Response<SubmitReportResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let store = self.store()?.clone();
-        let submitter = submitter(&request);
         let r = request.into_inner();
         let source = input::from_submit(r.input)?;
         let request_id = key_field("request_id", r.request_id)?;
+        if let Some(id) = &request_id {
+            caller.request_id(id);
+        }
         let expected_etag = key_field("etag", r.etag)?;
         let agency = if r.agency_id.is_empty() {
             None
@@ -224,13 +221,19 @@ impl ReportRegistry for Registry {
             ingest::Request {
                 source,
                 agency,
-                submitter,
+                submitter: caller.identity.to_string(),
                 request_id,
                 expected_etag,
                 reject_on_error: r.reject_on_error,
+                within: Some(caller.write.clone()),
+                audit: Some(caller.write_record()),
             },
         )
         .await?;
+        caller.touches(outcome.name.to_string());
+        if !outcome.replayed {
+            caller.committed();
+        }
         let span = tracing::Span::current();
         span.record("name", tracing::field::display(&outcome.name));
         span.record("revision", outcome.revision.revision);
@@ -249,7 +252,7 @@ impl ReportRegistry for Registry {
         &self,
         request: Request<GetReportRequest>,
     ) -> Result<Response<GetReportResponse>, Status> {
-        let stored = self.get_stored(request.into_inner())?;
+        let stored = self.get_stored(request)?;
         Ok(Response::new(stored.into_message()?))
     }
 
@@ -258,9 +261,10 @@ impl ReportRegistry for Registry {
         &self,
         request: Request<ListReportsRequest>,
     ) -> Result<Response<ListReportsResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let store = self.store()?;
         let r = request.into_inner();
-        let filter = filter(r.filter)?;
+        let filter = filter(r.filter, &caller)?;
         let limit = self.page_size(r.page_size);
         let cursor = if r.page_token.is_empty() {
             None
@@ -283,10 +287,18 @@ impl ReportRegistry for Registry {
         &self,
         request: Request<ListReportRevisionsRequest>,
     ) -> Result<Response<ListReportRevisionsResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let store = self.store()?;
         let r = request.into_inner();
         tracing::Span::current().record("name", r.name.as_str());
         let name = name_field("name", &r.name)?;
+        caller.touches(name.to_string());
+        if !store.exists_within(&name, &caller.read)? {
+            return Err(ApiError::from(crate::store::StoreError::NotFound {
+                name: name.to_string(),
+            })
+            .into());
+        }
         let revisions = store.revisions(&name)?;
         let state = store.state(&name)?;
         Ok(Response::new(ListReportRevisionsResponse {
@@ -300,8 +312,8 @@ impl ReportRegistry for Registry {
         &self,
         request: Request<WithdrawReportRequest>,
     ) -> Result<Response<WithdrawReportResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let store = self.store()?;
-        let by = submitter(&request);
         let r = request.into_inner();
         tracing::Span::current().record("name", r.name.as_str());
         let mut bad = Vec::new();
@@ -342,6 +354,24 @@ impl ReportRegistry for Registry {
             return Err(ApiError::InvalidArgument(bad).into());
         }
         let (etag, request_id) = (etag?, request_id?);
+        caller.touches(name.to_string());
+        if let Some(id) = &request_id {
+            caller.request_id(id);
+        }
+        if !store.exists_within(&name, &caller.read)? {
+            return Err(ApiError::from(crate::store::StoreError::NotFound {
+                name: name.to_string(),
+            })
+            .into());
+        }
+        if !store.exists_within(&name, &caller.write)? {
+            return Err(ApiError::from(crate::store::StoreError::OutsideScope {
+                name: name.to_string(),
+                why: "its division lies outside".into(),
+            })
+            .into());
+        }
+        let by = caller.identity.to_string();
         let outcome = store
             .withdraw(
                 &name,
@@ -361,10 +391,11 @@ impl ReportRegistry for Registry {
         &self,
         request: Request<AggregateReportsRequest>,
     ) -> Result<Response<AggregateReportsResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let store = self.store()?.clone();
         let r = request.into_inner();
         let grouping = Grouping::from_request(r.group_by, r.division_prefix_length)?;
-        let filter = filter(r.filter)?;
+        let filter = filter(r.filter, &caller)?;
         let response = blocking(move || aggregate::aggregate(&store, &filter, grouping)).await??;
         Ok(Response::new(response))
     }
@@ -376,8 +407,9 @@ impl ReportRegistry for Registry {
         &self,
         request: Request<ExportReportsRequest>,
     ) -> Result<Response<Self::ExportReportsStream>, Status> {
+        let caller = Caller::of(&request)?;
         let store = self.store()?.clone();
-        let filter = filter(request.into_inner().filter)?;
+        let filter = filter(request.into_inner().filter, &caller)?;
         let permit = self.stream_permit()?;
         let (tx, rx) = mpsc::channel(16);
         let mut draining = self.draining.clone();
@@ -410,6 +442,7 @@ impl ReportRegistry for Registry {
         &self,
         request: Request<WatchReportsRequest>,
     ) -> Result<Response<Self::WatchReportsStream>, Status> {
+        let caller = Caller::of(&request)?;
         let store = self.store()?.clone();
         let mut after = request.into_inner().after_sequence;
         tracing::Span::current().record("after", after);
@@ -443,6 +476,10 @@ impl ReportRegistry for Registry {
                 }
                 for event in batch {
                     after = event.sequence;
+                    let division = Some(event.division_code.as_str()).filter(|d| !d.is_empty());
+                    if !caller.read.contains(division) {
+                        continue;
+                    }
                     if tx
                         .send(Ok(WatchReportsResponse { event: Some(event) }))
                         .await

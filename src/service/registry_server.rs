@@ -34,7 +34,7 @@ impl UnaryService<GetReportRequest> for GetStored {
         let span = tracing::info_span!("GetReport", name = tracing::field::Empty);
         Box::pin(
             async move {
-                let stored = registry.get_stored(request.into_inner())?;
+                let stored = registry.get_stored(request)?;
                 Ok(Response::new(stored))
             }
             .instrument(span),

@@ -36,6 +36,18 @@ pub mod reason {
     pub const SHUTTING_DOWN: &str = "SHUTTING_DOWN";
     pub const INTERNAL: &str = "INTERNAL";
     pub const TOO_MANY_STREAMS: &str = "TOO_MANY_STREAMS";
+    /// UNAUTHENTICATED: the call carries no identity (no client certificate).
+    pub const IDENTITY_REQUIRED: &str = "IDENTITY_REQUIRED";
+    /// PERMISSION_DENIED: the identity is not in the access policy.
+    pub const UNKNOWN_CALLER: &str = "UNKNOWN_CALLER";
+    /// PERMISSION_DENIED: none of the caller's roles allows the method.
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    /// PERMISSION_DENIED: a write outside the caller's write scope.
+    pub const OUTSIDE_SCOPE: &str = "OUTSIDE_SCOPE";
+    /// RESOURCE_EXHAUSTED (with RetryInfo): the caller is over its rate.
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// RESOURCE_EXHAUSTED (with RetryInfo): the server is at its in-flight limit.
+    pub const OVERLOADED: &str = "OVERLOADED";
 }
 
 /// A refused or failed request, before it becomes a [`Status`].
@@ -64,6 +76,25 @@ pub enum ApiError {
     },
     #[error("{message}")]
     ResourceExhausted {
+        reason: &'static str,
+        message: String,
+    },
+    /// RESOURCE_EXHAUSTED with `RetryInfo`: retry after `retry_after`.
+    #[error("{message}")]
+    RetryLater {
+        reason: &'static str,
+        message: String,
+        retry_after: std::time::Duration,
+    },
+    /// No identity: UNAUTHENTICATED.
+    #[error("{message}")]
+    Unauthenticated {
+        reason: &'static str,
+        message: String,
+    },
+    /// A known caller that may not do this: PERMISSION_DENIED.
+    #[error("{message}")]
+    PermissionDenied {
         reason: &'static str,
         message: String,
     },
@@ -102,6 +133,9 @@ impl ApiError {
             | ApiError::FailedPrecondition { reason, .. }
             | ApiError::AlreadyExists { reason, .. }
             | ApiError::ResourceExhausted { reason, .. }
+            | ApiError::RetryLater { reason, .. }
+            | ApiError::Unauthenticated { reason, .. }
+            | ApiError::PermissionDenied { reason, .. }
             | ApiError::Unavailable { reason, .. }
             | ApiError::Internal { reason, .. } => reason,
         }
@@ -140,6 +174,10 @@ impl From<StoreError> for ApiError {
                 subject: name.clone(),
                 message: e.to_string(),
                 violation_type: "STATE",
+            },
+            e @ StoreError::OutsideScope { .. } => ApiError::PermissionDenied {
+                reason: reason::OUTSIDE_SCOPE,
+                message: e.to_string(),
             },
             e @ StoreError::IdempotencyMismatch { .. } => ApiError::AlreadyExists {
                 reason: reason::REQUEST_ID_REUSED,
@@ -261,6 +299,12 @@ impl From<ApiError> for Status {
             }
             ApiError::AlreadyExists { .. } => Code::AlreadyExists,
             ApiError::ResourceExhausted { .. } => Code::ResourceExhausted,
+            ApiError::RetryLater { retry_after, .. } => {
+                details.set_retry_info(Some(*retry_after));
+                Code::ResourceExhausted
+            }
+            ApiError::Unauthenticated { .. } => Code::Unauthenticated,
+            ApiError::PermissionDenied { .. } => Code::PermissionDenied,
             ApiError::DeadlineExceeded { .. } => Code::DeadlineExceeded,
             ApiError::Unavailable { .. } => Code::Unavailable,
             ApiError::Internal { .. } => {

@@ -41,6 +41,11 @@ pub enum StoreError {
     #[error("the store at {} cannot be opened with this configuration: {detail}", path.display())]
     Incompatible { path: PathBuf, detail: String },
 
+    /// A write outside the writer's scope (the new revision's division, or that of the
+    /// report already under the name).
+    #[error("{name} may not be written by this caller: {why} the caller's write scope")]
+    OutsideScope { name: String, why: String },
+
     /// No report of that name has ever been submitted.
     #[error("{name} does not exist")]
     NotFound { name: String },

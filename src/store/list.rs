@@ -7,7 +7,7 @@ use fnv::FnvHasher;
 
 use pbjson_types::Timestamp;
 
-use crate::names::{AgencyId, ReportName};
+use crate::names::{AgencyId, ReportName, Scope};
 use crate::pb::{ReportRevision, ReportSummary};
 
 use super::keys::{self, Index, DIVISION_LEN};
@@ -29,6 +29,8 @@ pub struct ListFilter {
     pub has_errors: Option<bool>,
     /// Also list withdrawn reports.
     pub include_withdrawn: bool,
+    /// Only reports inside this scope (the caller's read scope); `None`: every report.
+    pub within: Option<Scope>,
 }
 
 impl ListFilter {
@@ -84,6 +86,16 @@ impl ListFilter {
             Some(true) => 2,
         }]);
         h.write(&[u8::from(self.include_withdrawn)]);
+        // Without a scope nothing is written, so that tokens from before scopes existed
+        // keep their fingerprint.
+        if let Some(scope) = &self.within {
+            h.write(&[1, scope.prefixes().len().min(255) as u8]);
+            for p in scope.prefixes() {
+                // At most 6 digits (checked by `Scope::new`).
+                h.write(&[p.len() as u8]);
+                h.write(p.as_bytes());
+            }
+        }
         h.finish()
     }
 
@@ -97,6 +109,10 @@ impl ListFilter {
             && self.format_version.is_none_or(|v| v == head.format_version)
             && self.has_errors.is_none_or(|e| e == head.has_errors)
             && (self.include_withdrawn || head.withdrawal().is_none())
+            && self
+                .within
+                .as_ref()
+                .is_none_or(|s| s.contains(head.division_code.as_deref()))
     }
 
     /// The position of a report in this filter's order.
@@ -533,6 +549,7 @@ mod tests {
             format_version: Some(2),
             has_errors: Some(true),
             include_withdrawn: true,
+            within: None,
         };
         let cursor = ListCursor {
             fingerprint: filter.fingerprint(),

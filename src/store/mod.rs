@@ -73,6 +73,7 @@
 //! a division prefix, by division code, then name key. Page tokens carry the position in
 //! that order and a fingerprint of the filter.
 
+mod audit;
 mod backup;
 mod commit;
 mod error;
@@ -97,9 +98,10 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use tokio::sync::watch;
 
-use crate::names::ReportName;
+use crate::names::{ReportName, Scope};
 use crate::pb::{AnnualReport, ReportRevision, ReportState, ValidationResult, Withdrawal};
 
+pub use audit::AuditEntry;
 pub use backup::{BackupSummary, RestoreSummary};
 pub use error::StoreError;
 pub use fsck::{FsckProblem, FsckReport, ProblemKind, MAX_LISTED_PROBLEMS};
@@ -191,6 +193,12 @@ pub struct Submission {
     pub expected_etag: Option<String>,
     /// Submit time; `None` stamps the store's clock.
     pub time: Option<SystemTime>,
+    /// The submitter's write scope: both the new revision's division and that of the
+    /// report already under the name must lie inside it ([`StoreError::OutsideScope`]).
+    /// `None`: any division.
+    pub within: Option<Scope>,
+    /// The call's audit record, committed in the write's transaction.
+    pub audit: Option<AuditEntry>,
 }
 
 /// What a submission did.

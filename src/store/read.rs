@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::names::{AgencyId, ReportName};
+use crate::names::{AgencyId, ReportName, Scope};
 use crate::pb::{ChangeEvent, ReportRevision, ReportState};
 
 use super::keys;
@@ -57,7 +57,7 @@ impl Store {
         name: &ReportName,
         revision: Option<u32>,
     ) -> Result<(ReportRevision, ReportState), StoreError> {
-        let (sequence, state) = self.locate(name, revision)?;
+        let (sequence, state) = self.locate(name, revision, None)?;
         let cache = self.inner.decoded.as_ref();
         if let Some(hit) = cache.and_then(|c| c.get(&sequence)) {
             return Ok((ReportRevision::clone(&hit), state));
@@ -77,20 +77,45 @@ impl Store {
         name: &ReportName,
         revision: Option<u32>,
     ) -> Result<(EncodedRevision, ReportState), StoreError> {
-        let (sequence, state) = self.locate(name, revision)?;
+        let (sequence, state) = self.locate(name, revision, None)?;
         Ok((self.body_of(name, sequence)?, state))
     }
 
-    /// The body key of a revision of `name` (the latest when `None`) and the state.
+    /// [`Store::get_encoded`] for a caller that sees only the reports inside `within`:
+    /// a report outside it is [`StoreError::NotFound`], exactly as if it did not exist.
+    pub fn get_encoded_within(
+        &self,
+        name: &ReportName,
+        revision: Option<u32>,
+        within: &Scope,
+    ) -> Result<(EncodedRevision, ReportState), StoreError> {
+        let (sequence, state) = self.locate(name, revision, Some(within))?;
+        Ok((self.body_of(name, sequence)?, state))
+    }
+
+    /// Whether `name` exists and lies inside `within` (by its latest revision's
+    /// division code).
+    pub fn exists_within(&self, name: &ReportName, within: &Scope) -> Result<bool, StoreError> {
+        Ok(self
+            .head(&keys::name_key(name))?
+            .is_some_and(|h| within.contains(h.division_code.as_deref())))
+    }
+
+    /// The body key of a revision of `name` (the latest when `None`) and the state;
+    /// with `within`, a report outside that scope is not found.
     fn locate(
         &self,
         name: &ReportName,
         revision: Option<u32>,
+        within: Option<&Scope>,
     ) -> Result<(u64, ReportState), StoreError> {
         let nk = keys::name_key(name);
-        let head = self.head(&nk)?.ok_or_else(|| StoreError::NotFound {
-            name: name.to_string(),
-        })?;
+        let head = self
+            .head(&nk)?
+            .filter(|h| within.is_none_or(|s| s.contains(h.division_code.as_deref())))
+            .ok_or_else(|| StoreError::NotFound {
+                name: name.to_string(),
+            })?;
         let latest = head.latest_revision();
         let number = revision.unwrap_or(latest);
         if number == 0 || number > latest {

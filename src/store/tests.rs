@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::*;
-use crate::names::AgencyId;
+use crate::names::{AgencyId, Scope};
 use crate::pb::{Agency, ChangeKind, FormatVersion};
 
 fn rt() -> tokio::runtime::Runtime {
@@ -46,6 +46,8 @@ fn sub(n: &str, division: Option<&str>, errors: u32, content: &str) -> Submissio
         request_id: None,
         expected_etag: None,
         time: None,
+        within: None,
+        audit: None,
         name,
     }
 }
@@ -564,4 +566,99 @@ fn revisions_encoded_in_parts_equal_their_whole_encoding() {
         ..Default::default()
     };
     assert_eq!(w, whole.encode_to_vec());
+}
+
+#[test]
+fn writes_and_reads_keep_inside_their_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let rt = rt();
+    let nantong = Scope::new(["3206"]).unwrap();
+    let beijing = sub("agencies/bj/reports/2023", Some("110101"), 0, "bj");
+    let refused = rt.block_on(store.submit(Submission {
+        within: Some(nantong.clone()),
+        ..beijing.clone()
+    }));
+    assert!(
+        matches!(&refused, Err(StoreError::OutsideScope { why, .. }) if why.contains("110101")),
+        "{refused:?}"
+    );
+    assert!(
+        store
+            .state(&name("agencies/bj/reports/2023"))
+            .unwrap()
+            .is_none(),
+        "nothing written"
+    );
+    let national = sub("agencies/nat/reports/2023", None, 0, "nat");
+    let refused = rt.block_on(store.submit(Submission {
+        within: Some(nantong.clone()),
+        ..national
+    }));
+    assert!(
+        matches!(refused, Err(StoreError::OutsideScope { .. })),
+        "no code: national only"
+    );
+
+    // Stored by a national writer, the Beijing report cannot be taken over by a
+    // Nantong writer claiming a Nantong code for it.
+    rt.block_on(store.submit(beijing)).unwrap();
+    let hijack = sub("agencies/bj/reports/2023", Some("320602"), 0, "hijack");
+    let refused = rt.block_on(store.submit(Submission {
+        within: Some(nantong.clone()),
+        ..hijack
+    }));
+    assert!(
+        matches!(&refused, Err(StoreError::OutsideScope { why, .. }) if why.contains("already stored")),
+        "{refused:?}"
+    );
+    let ours = sub("agencies/nt/reports/2023", Some("320602"), 0, "nt");
+    rt.block_on(store.submit(Submission {
+        within: Some(nantong.clone()),
+        ..ours
+    }))
+    .unwrap();
+
+    let bj = name("agencies/bj/reports/2023");
+    let nt = name("agencies/nt/reports/2023");
+    assert!(store.exists_within(&nt, &nantong).unwrap());
+    assert!(!store.exists_within(&bj, &nantong).unwrap());
+    assert!(store.exists_within(&bj, &Scope::national()).unwrap());
+    assert!(store.get_encoded_within(&nt, None, &nantong).is_ok());
+    // Outside the scope is exactly "does not exist".
+    let hidden = store.get_encoded_within(&bj, None, &nantong).unwrap_err();
+    let missing = store
+        .get_encoded_within(&name("agencies/none/reports/2023"), None, &nantong)
+        .unwrap_err();
+    assert!(matches!(hidden, StoreError::NotFound { .. }), "{hidden:?}");
+    assert!(matches!(missing, StoreError::NotFound { .. }));
+    assert!(store
+        .get_encoded_within(&bj, None, &Scope::national())
+        .is_ok());
+
+    let listed = |within: Option<Scope>| {
+        let f = ListFilter {
+            within,
+            ..Default::default()
+        };
+        let page = store.list(&f, None, 10).unwrap();
+        page.items
+            .into_iter()
+            .map(|l| l.name.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listed(Some(nantong.clone())), ["agencies/nt/reports/2023"]);
+    assert_eq!(listed(None).len(), 2);
+    assert_eq!(
+        listed(Some(Scope::new(["11"]).unwrap())),
+        ["agencies/bj/reports/2023"]
+    );
+    // The change log carries each event's division, for scoped watchers.
+    let divisions: Vec<String> = store
+        .changes(0, 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.division_code)
+        .collect();
+    assert_eq!(divisions, ["110101", "320602"]);
 }

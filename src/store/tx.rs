@@ -356,6 +356,7 @@ impl<'a> Tx<'a> {
             reason: String::new(),
             year: name.year,
             agency_id: name.agency.as_str().to_string(),
+            division_code: rev.attributes.division_code.clone().unwrap_or_default(),
         };
         self.changes.insert(&body_key, event.encode_to_vec())?;
         counters.sequence = sequence;
@@ -394,6 +395,7 @@ impl<'a> Tx<'a> {
             reason: withdrawal.reason.clone(),
             year: name.year,
             agency_id: name.agency.as_str().to_string(),
+            division_code: head.division_code.clone().unwrap_or_default(),
         };
         let record = WithdrawalRecord {
             withdrawal: Some(withdrawal),

@@ -73,6 +73,18 @@ impl Store {
         };
         let tail = revision.encode_to_vec();
         let attributes = attributes_of(&revision);
+        if let Some(within) = &s.within {
+            if !within.contains(attributes.division_code.as_deref()) {
+                return Err(StoreError::OutsideScope {
+                    name: name_str,
+                    why: match attributes.division_code.as_deref() {
+                        Some(code) => format!("its division code {code} lies outside"),
+                        None => "it states no division code, so it is national, which lies outside"
+                            .into(),
+                    },
+                });
+            }
+        }
         revision.name = name_str.clone();
         revision.agency_id = s.name.agency.as_str().to_string();
         revision.year = s.name.year;
@@ -86,6 +98,15 @@ impl Store {
 
         let _gate = self.inner.gate.read().unwrap_or_else(|e| e.into_inner());
         let result = self.inner.trees.transaction(|tx| {
+            let head = tx.head(&nk)?;
+            if let (Some(within), Some(head)) = (&s.within, &head) {
+                if !within.contains(head.division_code.as_deref()) {
+                    return abort(StoreError::OutsideScope {
+                        name: name_str.clone(),
+                        why: "the report already stored under this name belongs to a division that lies outside".into(),
+                    });
+                }
+            }
             if let Some(rid) = s.request_id.as_deref() {
                 if let Some(rec) = tx.live_idem(rid, now_micros, window)? {
                     if rec.op == OP_SUBMIT
@@ -99,7 +120,6 @@ impl Store {
                     return abort(idem_mismatch(rid, &rec, &name_str, OP_SUBMIT));
                 }
             }
-            let head = tx.head(&nk)?;
             if let Some(expected) = s.expected_etag.as_deref() {
                 let current = head.as_ref().map(|h| h.etag().to_string());
                 if current.as_deref() != Some(expected) {

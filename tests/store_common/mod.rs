@@ -63,6 +63,8 @@ pub fn submission(
         request_id: None,
         expected_etag: None,
         time: None,
+        within: None,
+        audit: None,
     }
 }
 

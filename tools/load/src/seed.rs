@@ -104,6 +104,8 @@ impl Target {
                     request_id: None,
                     expected_etag: None,
                     reject_on_error: false,
+                    within: None,
+                    audit: None,
                 };
                 ingest::submit(store, request)
                     .await

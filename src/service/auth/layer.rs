@@ -1,0 +1,411 @@
+//! [`AuthLayer`]: the tower layer in front of every service that authenticates,
+//! authorises, rate-limits and audits each call before any handler runs.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tonic::body::Body;
+use tonic::Status;
+use tonic_types::StatusExt;
+
+use super::{Access, Caller, Policy, PolicyError};
+use crate::names::Scope;
+use crate::service::audit::AuditLog;
+use crate::service::registry::SUBMITTER_HEADER;
+use crate::service::status::{reason, ApiError};
+use crate::service::tls::PeerInfo;
+use crate::store::AuditEntry;
+
+/// Longest declared identity (`x-nianbao-submitter`), in bytes.
+const MAX_DECLARED_IDENTITY: usize = 256;
+/// How long a caller shed at the in-flight limit is asked to wait.
+const OVERLOADED_RETRY: Duration = Duration::from_millis(250);
+
+/// What every call goes through: the policy in force, the transport's kind and the
+/// in-flight limit. Shared by the layer's copies; [`Gate::reload`] swaps the policy.
+pub struct Gate {
+    policy_path: Option<PathBuf>,
+    /// `None`: no policy given, every caller may do everything (plaintext on loopback,
+    /// the zero-configuration default).
+    policy: RwLock<Option<Arc<Policy>>>,
+    /// Identities come from client certificates; `x-nianbao-submitter` is ignored.
+    tls: bool,
+    in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
+    audit: AuditLog,
+}
+
+impl Gate {
+    /// A gate with the policy at `policy_path` (none: open), for a TLS or plaintext
+    /// transport, admitting at most `max_in_flight` calls at once.
+    pub fn new(
+        policy_path: Option<PathBuf>,
+        tls: bool,
+        max_in_flight: usize,
+        audit: AuditLog,
+    ) -> Result<Gate, PolicyError> {
+        let policy = match &policy_path {
+            Some(path) => Some(Arc::new(Policy::load(path)?)),
+            None => None,
+        };
+        let max_in_flight = max_in_flight.max(1);
+        Ok(Gate {
+            policy_path,
+            policy: RwLock::new(policy),
+            tls,
+            in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            max_in_flight,
+            audit,
+        })
+    }
+
+    /// Reads the policy file again and puts it in force; on error the old one stays.
+    /// Returns how many identities the new policy lists (`None` without a policy).
+    pub fn reload(&self) -> Result<Option<usize>, PolicyError> {
+        let Some(path) = &self.policy_path else {
+            return Ok(None);
+        };
+        let policy = Policy::load(path)?;
+        let n = policy.len();
+        *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(policy));
+        Ok(Some(n))
+    }
+
+    /// Whether a policy is in force.
+    pub fn has_policy(&self) -> bool {
+        self.policy_now().is_some()
+    }
+
+    fn policy_now(&self) -> Option<Arc<Policy>> {
+        self.policy
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The caller's identity: its certificate's (TLS), else its declared name.
+    fn identity(&self, request: &http::Request<Body>, peer: Option<&PeerInfo>) -> Option<String> {
+        if self.tls {
+            return peer.and_then(|p| p.identity.clone());
+        }
+        request
+            .headers()
+            .get(SUBMITTER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && s.len() <= MAX_DECLARED_IDENTITY)
+            .map(str::to_string)
+    }
+
+    /// Lets the call in, with its caller and its in-flight permit, or says why not.
+    fn admit(
+        &self,
+        access: Access,
+        identity: Option<&str>,
+        peer: Option<SocketAddr>,
+        method: &Arc<str>,
+    ) -> Result<(Caller, OwnedSemaphorePermit), ApiError> {
+        let caller = match self.policy_now() {
+            None => {
+                let identity = match (identity, peer) {
+                    (Some(i), _) => i.to_string(),
+                    (None, Some(addr)) => format!("peer:{}", addr.ip()),
+                    (None, None) => "anonymous".to_string(),
+                };
+                Caller::new(
+                    identity.into(),
+                    peer,
+                    Scope::national(),
+                    Scope::national(),
+                    method.clone(),
+                )
+            }
+            Some(policy) => {
+                let Some(identity) = identity else {
+                    return Err(ApiError::Unauthenticated {
+                        reason: reason::IDENTITY_REQUIRED,
+                        message: if self.tls {
+                            "this server requires a client certificate that names the caller".into()
+                        } else {
+                            format!("this server requires the caller to name itself in `{SUBMITTER_HEADER}`")
+                        },
+                    });
+                };
+                let Some(grant) = policy.grant(identity) else {
+                    return Err(ApiError::PermissionDenied {
+                        reason: reason::UNKNOWN_CALLER,
+                        message: format!(
+                            "{identity:?} is not in the access policy; ask the registry's operators to add it"
+                        ),
+                    });
+                };
+                if !grant.allows(access) {
+                    return Err(ApiError::PermissionDenied {
+                        reason: reason::METHOD_NOT_ALLOWED,
+                        message: format!(
+                            "{identity:?} may not call {method}: none of its roles allows it"
+                        ),
+                    });
+                }
+                if let Some(limiter) = &grant.limiter {
+                    if let Err(not_until) = limiter.check() {
+                        let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                            &governor::clock::DefaultClock::default(),
+                        ));
+                        return Err(ApiError::RetryLater {
+                            reason: reason::RATE_LIMITED,
+                            message: format!(
+                                "{identity:?} is over its request rate; retry in {} ms",
+                                wait.as_millis().max(1)
+                            ),
+                            retry_after: wait,
+                        });
+                    }
+                }
+                Caller::new(
+                    identity.into(),
+                    peer,
+                    grant.read.clone(),
+                    grant.write.clone(),
+                    method.clone(),
+                )
+            }
+        };
+        let permit =
+            self.in_flight
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| ApiError::RetryLater {
+                    reason: reason::OVERLOADED,
+                    message: format!(
+                        "the server is serving {} calls, its limit; retry shortly",
+                        self.max_in_flight
+                    ),
+                    retry_after: OVERLOADED_RETRY,
+                })?;
+        Ok((caller, permit))
+    }
+}
+
+/// The layer: wraps every service of the server in [`Auth`].
+#[derive(Clone)]
+pub struct AuthLayer {
+    gate: Arc<Gate>,
+}
+
+impl AuthLayer {
+    pub fn new(gate: Arc<Gate>) -> AuthLayer {
+        AuthLayer { gate }
+    }
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+
+    fn layer(&self, inner: S) -> Auth<S> {
+        Auth {
+            inner,
+            gate: Arc::clone(&self.gate),
+        }
+    }
+}
+
+/// [`AuthLayer`]'s service.
+#[derive(Clone)]
+pub struct Auth<S> {
+    inner: S,
+    gate: Arc<Gate>,
+}
+
+type BoxFuture<T, E> = Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send>>;
+
+impl<S> tower::Service<http::Request<Body>> for Auth<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<http::Response<Body>, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        // The service that was polled ready serves this call (tower's clone-swap).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let access = Access::of(request.uri().path());
+        if access == Access::Open {
+            return Box::pin(inner.call(request));
+        }
+        let method: Arc<str> = request.uri().path().into();
+        let peer_info = request.extensions().get::<PeerInfo>().cloned();
+        let peer = peer_info.as_ref().and_then(|p| p.remote);
+        let identity = self.gate.identity(&request, peer_info.as_ref());
+        let time = SystemTime::now();
+        let request_id = request_id_of(&request);
+        match self.gate.admit(access, identity.as_deref(), peer, &method) {
+            Err(refused) => {
+                let status = Status::from(refused);
+                self.gate.audit.record(AuditEntry {
+                    time,
+                    identity: identity.unwrap_or_default(),
+                    peer: peer.map(|p| p.to_string()).unwrap_or_default(),
+                    method: method.to_string(),
+                    resources: Vec::new(),
+                    request_id,
+                    code: status.code() as i32,
+                    reason: reason_of(&status),
+                });
+                Box::pin(async move { Ok(status.into_http()) })
+            }
+            Ok((caller, permit)) => {
+                let pending = Pending {
+                    caller: caller.clone(),
+                    time,
+                    gate: Arc::clone(&self.gate),
+                };
+                request.extensions_mut().insert(caller);
+                let call = inner.call(request);
+                Box::pin(async move {
+                    let response = call.await?;
+                    drop(permit);
+                    Ok(audited(response, pending))
+                })
+            }
+        }
+    }
+}
+
+/// A request id stated in metadata (`x-request-id`), for the audit record of a call
+/// refused before its message was read.
+fn request_id_of(request: &http::Request<Body>) -> String {
+    request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(128).collect())
+        .unwrap_or_default()
+}
+
+fn reason_of(status: &Status) -> String {
+    status
+        .get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default()
+}
+
+/// The audit record of an admitted call, written when its outcome is known.
+struct Pending {
+    caller: Caller,
+    time: SystemTime,
+    gate: Arc<Gate>,
+}
+
+impl Pending {
+    fn finish(self, status: Option<Status>) {
+        let note = self.caller.note().lock().unwrap_or_else(|e| e.into_inner());
+        let code = status.as_ref().map_or(0, |s| s.code() as i32);
+        if note.committed && code == 0 {
+            return;
+        }
+        let entry = AuditEntry {
+            time: self.time,
+            identity: self.caller.identity.to_string(),
+            peer: self.caller.peer.map(|p| p.to_string()).unwrap_or_default(),
+            method: self.caller.method.to_string(),
+            resources: note.resources.clone(),
+            request_id: note.request_id.clone(),
+            code,
+            reason: status.as_ref().map(reason_of).unwrap_or_default(),
+        };
+        drop(note);
+        self.gate.audit.record(entry);
+    }
+}
+
+/// The response, its outcome recorded: at once when the status is in the headers (an
+/// error), else when the body's trailers arrive, or when the body is dropped
+/// unfinished (CANCELLED).
+fn audited(response: http::Response<Body>, pending: Pending) -> http::Response<Body> {
+    if let Some(status) = Status::from_header_map(response.headers()) {
+        pending.finish((status.code() != tonic::Code::Ok).then_some(status));
+        return response;
+    }
+    response.map(|body| {
+        Body::new(Audited {
+            body,
+            pending: Some(pending),
+        })
+    })
+}
+
+struct Audited {
+    body: Body,
+    pending: Option<Pending>,
+}
+
+impl HttpBody for Audited {
+    type Data = prost::bytes::Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    let status =
+                        Status::from_header_map(trailers).filter(|s| s.code() != tonic::Code::Ok);
+                    if let Some(p) = self.pending.take() {
+                        p.finish(status);
+                    }
+                }
+            }
+            Poll::Ready(Some(Err(status))) => {
+                if let Some(p) = self.pending.take() {
+                    p.finish(Some(status.clone()));
+                }
+            }
+            Poll::Ready(None) => {
+                if let Some(p) = self.pending.take() {
+                    p.finish(None);
+                }
+            }
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for Audited {
+    fn drop(&mut self) {
+        if let Some(p) = self.pending.take() {
+            p.finish(Some(Status::cancelled(
+                "the caller went away before the call ended",
+            )));
+        }
+    }
+}
