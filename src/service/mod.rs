@@ -3,7 +3,9 @@
 //!
 //! Handlers are thin: check the request ([`input`]), call the domain or the store,
 //! map errors to statuses with rich details ([`status`]). Everything about the
-//! transport — limits, compression, deadlines, shutdown — is set up here.
+//! transport — limits, compression, deadlines, shutdown — is set up here; the
+//! connections themselves (plaintext or TLS, reloadable certificates, the caller's
+//! [`PeerInfo`]) are [`transport`]'s.
 
 mod edge;
 pub mod input;
@@ -11,6 +13,7 @@ pub mod registry;
 pub mod registry_server;
 pub mod status;
 pub mod stored;
+pub mod transport;
 pub mod validator;
 
 use std::future::Future;
@@ -25,6 +28,8 @@ use crate::pb::report_registry_server::ReportRegistryServer;
 use crate::pb::report_validator_server::ReportValidatorServer;
 use crate::store::{Store, StoreConfig};
 use registry::Registry;
+use transport::Incoming;
+pub use transport::{identity_of, PeerInfo, Reload, ReloadableTls, TlsError, TlsFiles};
 use validator::Validator;
 
 /// HTTP/2 flow-control window of one stream: a request of 1 MiB goes in one window.
@@ -61,6 +66,12 @@ pub struct Config {
     pub commit_delay: Duration,
     /// Events a watcher may be behind before its stream is refilled from the log.
     pub watch_buffer: usize,
+    /// TLS: the server's certificate and key, and the CA client certificates must chain
+    /// to (mutual TLS). `None`: plaintext, which is served on loopback addresses only
+    /// unless `insecure` says otherwise.
+    pub tls: Option<TlsFiles>,
+    /// Serve plaintext on an address that is not a loopback address.
+    pub insecure: bool,
 }
 
 impl Default for Config {
@@ -80,6 +91,8 @@ impl Default for Config {
             idempotency_window: crate::store::DEFAULT_IDEMPOTENCY_WINDOW,
             commit_delay: crate::store::DEFAULT_COMMIT_DELAY,
             watch_buffer: 256,
+            tls: None,
+            insecure: false,
         }
     }
 }
@@ -96,12 +109,22 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[from] TlsError),
+    #[error(
+        "refusing to serve plaintext on {addr}, which is not a loopback address: configure \
+         TLS (--tls-cert and --tls-key, and --client-ca for client certificates), or allow \
+         plaintext with --insecure"
+    )]
+    PlaintextNotLoopback { addr: SocketAddr },
 }
 
-/// Binds `config.addr` and runs the server until `shutdown` resolves (see [`serve_on`]).
+/// Binds `config.addr` and runs the server until `shutdown` resolves, reloading its
+/// files on each `reload` (see [`serve_reloadable`]).
 pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    reload: Reload,
 ) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
@@ -109,7 +132,16 @@ pub async fn serve(
             addr: config.addr,
             source,
         })?;
-    serve_on(listener, config, shutdown).await
+    serve_reloadable(listener, config, shutdown, reload).await
+}
+
+/// [`serve_reloadable`] with a reload signal that never fires.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    serve_reloadable(listener, config, shutdown, Reload::new()).await
 }
 
 /// Runs the server on `listener` until `shutdown` resolves, then drains: health
@@ -117,11 +149,31 @@ pub async fn serve(
 /// finish, the store is flushed. A store that cannot be opened does not stop the
 /// server: validation is served, the registry answers UNAVAILABLE and its health
 /// says NOT_SERVING.
-pub async fn serve_on(
+///
+/// With `config.tls` it serves TLS only (mutual with a client CA); without, plaintext,
+/// and then only on a loopback address unless `config.insecure`. Each `reload` reads
+/// the TLS files again: new connections get the new certificates, open ones keep
+/// theirs, and files that do not load leave the old ones in force (logged as an error).
+pub async fn serve_reloadable(
     listener: tokio::net::TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    reload: Reload,
 ) -> Result<(), ServeError> {
+    let local = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: config.addr,
+        source,
+    })?;
+    let tls = match &config.tls {
+        Some(files) => Some(std::sync::Arc::new(ReloadableTls::load(files.clone())?)),
+        None if local.ip().to_canonical().is_loopback() => None,
+        None if config.insecure => {
+            tracing::warn!(addr = %local, "serving plaintext on a non-loopback address (--insecure): requests and replies can be read and changed on the way, and callers are not authenticated");
+            None
+        }
+        None => return Err(ServeError::PlaintextNotLoopback { addr: local }),
+    };
+
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<ReportValidatorServer<Validator>>()
@@ -171,11 +223,33 @@ pub async fn serve_on(
         config.max_response_bytes,
     );
 
-    let local = listener.local_addr().map_err(|source| ServeError::Bind {
-        addr: config.addr,
-        source,
-    })?;
-    tracing::info!(addr = %local, "serving nianbao.v1");
+    // What reloads on `reload`: the TLS certificates. Other reloadable parts of the
+    // server (an access policy) subscribe here in the same way: `reload.subscribe()`,
+    // then reload on each `changed()`, keeping the old state when the new one fails.
+    let reloads = tls.clone().map(|tls| {
+        let mut changes = reload.subscribe();
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                let tls = tls.clone();
+                match tokio::task::spawn_blocking(move || tls.reload()).await {
+                    Ok(Ok(())) => tracing::info!("reloaded TLS certificates"),
+                    Ok(Err(e)) => tracing::error!(error = %e, "cannot reload the TLS certificates: the old ones stay in force"),
+                    Err(e) => tracing::error!(error = %e, "the TLS reload failed: the old certificates stay in force"),
+                }
+            }
+        })
+    });
+
+    let transport = match &tls {
+        Some(tls) if tls.mutual() => "mutual TLS",
+        Some(_) => "TLS",
+        None => "plaintext",
+    };
+    tracing::info!(addr = %local, transport, "serving nianbao.v1");
+    let incoming = match tls {
+        Some(tls) => Incoming::tls(listener, tls),
+        None => Incoming::plain(listener),
+    };
 
     let draining = health.clone();
     let signal = async move {
@@ -192,7 +266,7 @@ pub async fn serve_on(
     };
 
     let max_request_bytes = config.max_request_bytes;
-    Server::builder()
+    let served = Server::builder()
         .max_concurrent_streams(config.max_concurrent_streams)
         // HTTP/2's default 64 KiB windows hold a connection's reports back after a few
         // concurrent 6-9 KB messages, each released only by a WINDOW_UPDATE round trip.
@@ -225,13 +299,14 @@ pub async fn serve_on(
         .add_service(reflection_v1alpha)
         .add_service(validator)
         .add_service(registry)
-        .serve_with_incoming_shutdown(
-            // `Server::tcp_nodelay` applies only to listeners tonic binds itself: set it on
-            // the accepted connections here (Nagle held responses back up to 40 ms).
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            signal,
-        )
-        .await?;
+        // `Server::tcp_nodelay` applies only to listeners tonic binds itself: `Incoming`
+        // sets it on the accepted connections (Nagle held responses back up to 40 ms).
+        .serve_with_incoming_shutdown(incoming, signal)
+        .await;
+    if let Some(reloads) = reloads {
+        reloads.abort();
+    }
+    served?;
 
     if let Some(store) = store {
         match store.flush().await {

@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 
 use super::status::{reason, ApiError};
 use super::stored::StoredGetReport;
+use super::transport::PeerInfo;
 use super::{blocking, input, Config};
 use crate::aggregate::{self, Grouping};
 use crate::ingest;
@@ -102,15 +103,20 @@ impl Registry {
     }
 }
 
-/// Who submits: the caller's declared name (`x-nianbao-submitter`), else its address.
+/// Who submits: the identity of the caller's verified client certificate (mutual TLS),
+/// else its declared name (`x-nianbao-submitter`), else its address.
 fn submitter<T>(request: &Request<T>) -> String {
+    let peer = request.extensions().get::<PeerInfo>();
+    if let Some(identity) = peer.and_then(|p| p.identity.as_deref()) {
+        return identity.to_string();
+    }
     let declared = request
         .metadata()
         .get(SUBMITTER_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|s| !s.is_empty() && s.len() <= 256);
-    match (declared, request.remote_addr()) {
+    match (declared, peer.and_then(|p| p.remote)) {
         (Some(name), _) => name.to_string(),
         (None, Some(addr)) => format!("peer:{}", addr.ip()),
         (None, None) => "unknown".to_string(),
