@@ -873,3 +873,98 @@ async fn pki_init_makes_files_a_client_uses_against_serve_with_mutual_tls() {
     assert!(matches!(outcome, Outcome::Refused(_)), "{outcome:?}");
     drop(running);
 }
+
+impl Running {
+    /// Waits for a log line containing `needle` (and keeps every line seen).
+    fn wait_for(&mut self, needle: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(GUARD) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!(
+                    "no line with {needle:?} ({e}); the server said:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sighup_reloads_the_certificates_and_a_bad_file_keeps_the_old_ones() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let pki = dir.path().join("pki");
+    let pki_s = utf8(&pki);
+    let out = Command::new(BIN)
+        .args(["pki", "init", &pki_s, "--server-name", "localhost"])
+        .args(["--client", "loader"])
+        .output()
+        .expect("run pki init");
+    assert_eq!(out.status.code(), Some(0));
+    let data = utf8(&dir.path().join("data"));
+    let (cert, key, ca) = (
+        pki.join("server.pem"),
+        pki.join("server.key"),
+        pki.join("ca.pem"),
+    );
+    let mut running = start_serving(&[
+        "--addr",
+        "127.0.0.1:0",
+        "--data-dir",
+        &data,
+        "--tls-cert",
+        &utf8(&cert),
+        "--tls-key",
+        &utf8(&key),
+        "--client-ca",
+        &utf8(&ca),
+    ]);
+    let read = |p: &Path| std::fs::read_to_string(p).expect("a PEM file");
+    let tls = || {
+        ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(read(&ca)))
+            .identity(Identity::from_pem(
+                read(&pki.join("clients/loader.pem")),
+                read(&pki.join("clients/loader.key")),
+            ))
+            .domain_name("localhost")
+    };
+    let hup = |pid: u32| {
+        let status = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    };
+    let good = read(&cert);
+    write(
+        &cert,
+        "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+    );
+    hup(running.child.id());
+    let line = running.wait_for("cannot reload the TLS certificates");
+    assert!(line.contains("ERROR"), "{line}");
+    let channel = tonic_channel(running.addr, tls()).await.expect("a channel");
+    HealthClient::new(channel)
+        .check(HealthCheckRequest::default())
+        .await
+        .expect("served with the old certificates");
+
+    write(&cert, &good);
+    hup(running.child.id());
+    let line = running.wait_for("reloaded TLS certificates");
+    assert!(line.contains("INFO"), "{line}");
+    let channel = tonic_channel(running.addr, tls()).await.expect("a channel");
+    HealthClient::new(channel)
+        .check(HealthCheckRequest::default())
+        .await
+        .expect("served after the reload");
+    // The server's logs never show a private key.
+    let logs = running.seen.join("\n");
+    assert!(!logs.contains("PRIVATE KEY"), "{logs}");
+}

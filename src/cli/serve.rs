@@ -106,7 +106,7 @@ pub struct ServeArgs {
 
     /// Serve plaintext even on an address that is not a loopback address (without TLS,
     /// `serve` refuses to).
-    #[arg(long, env = "NIANBAO_INSECURE")]
+    #[arg(long, env = "NIANBAO_INSECURE", value_parser = clap::builder::BoolishValueParser::new())]
     insecure: bool,
 
     /// Log format on stderr.
