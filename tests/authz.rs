@@ -21,11 +21,11 @@ use nianbao::pb::report_admin_client::ReportAdminClient;
 use nianbao::pb::report_registry_client::ReportRegistryClient;
 use nianbao::pb::report_validator_client::ReportValidatorClient;
 use nianbao::pb::{
-    submit_report_request, validate_report_request, Agency, AggregateReportsRequest,
-    AnnualReport, ExportAuditRecordsRequest, ExportReportsRequest, FormatVersion,
-    GetReportRequest, ListReportRevisionsRequest, ListReportsRequest, ListRulesRequest,
-    ParseReportRequest, PublishedText, ReportFilter, SubmitReportRequest, ValidateReportRequest,
-    WatchReportsRequest, WithdrawReportRequest,
+    submit_report_request, validate_report_request, Agency, AggregateReportsRequest, AnnualReport,
+    ExportAuditRecordsRequest, ExportReportsRequest, FormatVersion, GetReportRequest,
+    ListReportRevisionsRequest, ListReportsRequest, ListRulesRequest, ParseReportRequest,
+    PublishedText, ReportFilter, SubmitReportRequest, ValidateReportRequest, WatchReportsRequest,
+    WithdrawReportRequest,
 };
 use nianbao::service::transport::TlsFiles;
 use nianbao::service::{serve_on, Config};
@@ -252,7 +252,9 @@ fn report(division: &str, agency: &str) -> AnnualReport {
 
 fn submit(agency: &str, division: &str) -> SubmitReportRequest {
     SubmitReportRequest {
-        input: Some(submit_report_request::Input::Report(report(division, agency))),
+        input: Some(submit_report_request::Input::Report(report(
+            division, agency,
+        ))),
         agency_id: agency.to_string(),
         ..Default::default()
     }
@@ -389,10 +391,7 @@ enum Expect {
 /// The table: what each kind of caller gets from each kind of method.
 fn expect(rpc: Rpc, kind: Kind) -> Expect {
     use Expect::*;
-    let validate = matches!(
-        rpc,
-        Rpc::ParseReport | Rpc::ValidateReport | Rpc::ListRules
-    );
+    let validate = matches!(rpc, Rpc::ParseReport | Rpc::ValidateReport | Rpc::ListRules);
     let write = matches!(rpc, Rpc::SubmitReport | Rpc::WithdrawReport);
     let admin = rpc == Rpc::ExportAuditRecords;
     let read = !(validate || write || admin);
@@ -441,7 +440,10 @@ fn outcome(result: &Result<(), Status>) -> (Code, String) {
 /// report per caller for its WithdrawReport cell (Jiangsu).
 async fn seed(world: &World) {
     let mut admin = ReportRegistryClient::new(world.channel(Kind::Admin));
-    let mut seeds = vec![(JS.to_string(), "320602"), ("bj-seed".to_string(), "110101")];
+    let mut seeds = vec![
+        (JS.to_string(), "320602"),
+        ("bj-seed".to_string(), "110101"),
+    ];
     seeds.extend(KINDS.iter().map(|k| (format!("w-{}", k.tag()), "320602")));
     for (agency, division) in seeds {
         admin
@@ -468,12 +470,19 @@ async fn every_rpc_for_every_caller() {
             };
             cells += 1;
             if got != want_pair {
-                wrong.push(format!("{kind:?} × {rpc:?}: want {want_pair:?}, got {got:?}"));
+                wrong.push(format!(
+                    "{kind:?} × {rpc:?}: want {want_pair:?}, got {got:?}"
+                ));
             }
         }
     }
     assert_eq!(cells, KINDS.len() * RPCS.len());
-    assert!(wrong.is_empty(), "{} cells wrong:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} cells wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 
     // What the matrix wrote stayed inside the scopes: the in-scope submitter's report
     // is stored under its identity, the out-of-scope one's is not.
@@ -602,8 +611,14 @@ async fn scoped_callers_see_only_their_divisions() {
         } else {
             (("late-js2", "320602"), ("late-bj2", "110101"))
         };
-        admin.submit_report(submit(outside.0, outside.1)).await.expect("submitted");
-        admin.submit_report(submit(inside.0, inside.1)).await.expect("submitted");
+        admin
+            .submit_report(submit(outside.0, outside.1))
+            .await
+            .expect("submitted");
+        admin
+            .submit_report(submit(inside.0, inside.1))
+            .await
+            .expect("submitted");
         let next = tokio::time::timeout(Duration::from_secs(30), watch.next())
             .await
             .expect("an event")
@@ -611,7 +626,11 @@ async fn scoped_callers_see_only_their_divisions() {
             .expect("an event")
             .event
             .expect("one");
-        assert_eq!(next.name, name(inside.0), "{kind:?}: Watch skips other divisions");
+        assert_eq!(
+            next.name,
+            name(inside.0),
+            "{kind:?}: Watch skips other divisions"
+        );
         seen.sort();
         assert_eq!(&seen, want, "{kind:?}: Watch");
     }
@@ -703,8 +722,16 @@ async fn every_call_leaves_an_audit_record() {
         };
         has(&Kind::Admin.identity(), "/SubmitReport", 0)
             && has(&Kind::ReaderIn.identity(), "/GetReport", 0)
-            && has(&Kind::ReaderIn.identity(), "/SubmitReport", Code::PermissionDenied as i32)
-            && has(&Kind::Unknown.identity(), "/ListReports", Code::PermissionDenied as i32)
+            && has(
+                &Kind::ReaderIn.identity(),
+                "/SubmitReport",
+                Code::PermissionDenied as i32,
+            )
+            && has(
+                &Kind::Unknown.identity(),
+                "/ListReports",
+                Code::PermissionDenied as i32,
+            )
     };
     while !wanted(&records) {
         let r = tokio::time::timeout(Duration::from_secs(30), stream.next())

@@ -1,15 +1,16 @@
 //! The command line of the `nianbao` binary: argument definitions (clap derive), log
 //! set-up, the exit-status policy and the one way a problem is told ([`fail`]), with
-//! one module per group of subcommands: `parse`, `validate`, `rules`, `serve`, and
+//! one module per group of subcommands: `parse`, `validate`, `rules`, `serve`,
 //! `registry` for `import` and the operator commands (`get`, `list`, `history`,
-//! `backup`, `restore`, `fsck`); the renderers they share are `summary`, `snippet`,
-//! `rules_md` and `term`.
+//! `backup`, `restore`, `fsck`), and `pki` for `pki init`; the renderers they share
+//! are `summary`, `snippet`, `rules_md` and `term`.
 //!
 //! This module belongs to the binary, not the library: nothing in `nianbao::*` may
 //! depend on it, and it adds nothing to the library's API. Output goes to stdout,
 //! problems (prefixed `nianbao: `) and logs (tracing, `RUST_LOG`) to stderr.
 
 mod parse;
+mod pki;
 mod registry;
 mod rules;
 mod rules_md;
@@ -78,6 +79,10 @@ enum Command {
     /// Run the gRPC server (nianbao.v1 ReportValidator and ReportRegistry, health,
     /// reflection) on the local store.
     Serve(serve::ServeArgs),
+
+    /// Make certificates for trying mutual TLS: a private CA, a server certificate,
+    /// client certificates, and a sample access policy.
+    Pki(pki::PkiArgs),
 }
 
 /// `--color`.
@@ -166,6 +171,7 @@ pub fn main() -> ExitCode {
         Command::Parse(args) => parse::run(args, cli.color),
         Command::Validate(args) => validate::run(args, cli.color),
         Command::Rules(args) => rules::run(args, cli.color),
+        Command::Pki(args) => pki::run(args),
     };
     status.into()
 }

@@ -1,6 +1,10 @@
 //! `nianbao serve`: the gRPC server (`nianbao::service`). Every setting is a flag
 //! with a `NIANBAO_*` environment twin; with none, it listens on 127.0.0.1:50051
-//! with its store in `./data`. SIGTERM or SIGINT drains and stops it.
+//! with its store in `./data`. SIGTERM or SIGINT drains and stops it; SIGHUP reloads
+//! the TLS certificates.
+//!
+//! Plaintext is served on loopback addresses only: another address needs TLS
+//! (`--tls-cert`, `--tls-key`, and `--client-ca` for mutual TLS) or `--insecure`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +12,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use nianbao::service::{serve, Config};
+use nianbao::service::{serve, Config, Reload, TlsFiles};
 
 use super::Status;
 
@@ -81,6 +85,39 @@ pub struct ServeArgs {
     /// RESOURCE_EXHAUSTED and RetryInfo rather than queued.
     #[arg(long, env = "NIANBAO_MAX_IN_FLIGHT", default_value_t = 1024)]
     max_in_flight: usize,
+    /// The server's certificate chain (PEM), for TLS; with --tls-key. Reloaded on SIGHUP.
+    #[arg(
+        long,
+        env = "NIANBAO_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+
+    /// The server's private key (PEM), for TLS; with --tls-cert. Reloaded on SIGHUP.
+    #[arg(
+        long,
+        env = "NIANBAO_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
+
+    /// CA certificates (PEM) that client certificates must chain to: every caller must
+    /// present one (mutual TLS); its identity is the first URI name, else the first DNS
+    /// name, else the common name of its certificate. Needs --tls-cert and --tls-key.
+    #[arg(
+        long,
+        env = "NIANBAO_CLIENT_CA",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    client_ca: Option<PathBuf>,
+
+    /// Serve plaintext even on an address that is not a loopback address (without TLS,
+    /// `serve` refuses to).
+    #[arg(long, env = "NIANBAO_INSECURE", value_parser = clap::builder::BoolishValueParser::new())]
+    insecure: bool,
 
     /// Log format on stderr.
     #[arg(long, env = "NIANBAO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -119,6 +156,16 @@ impl ServeArgs {
             watch_buffer: self.watch_buffer,
             policy: self.policy.clone(),
             max_in_flight: self.max_in_flight,
+            tls: match (&self.tls_cert, &self.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    client_ca: self.client_ca.clone(),
+                }),
+                // clap requires both or neither.
+                _ => None,
+            },
+            insecure: self.insecure,
         }
     }
 }
@@ -134,7 +181,15 @@ pub fn run(args: ServeArgs) -> Status {
             return Status::Failure;
         }
     };
-    match runtime.block_on(serve(args.config(), shutdown_signal())) {
+    let served = runtime.block_on(async {
+        let reload = Reload::new();
+        #[cfg(unix)]
+        if let Err(e) = reload.on_sighup() {
+            tracing::error!(error = %e, "cannot listen for SIGHUP: certificates will not be reloaded");
+        }
+        serve(args.config(), shutdown_signal(), reload).await
+    });
+    match served {
         Ok(()) => Status::Clean,
         Err(e) => {
             tracing::error!(error = %e, "the server stopped");

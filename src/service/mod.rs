@@ -3,7 +3,9 @@
 //!
 //! Handlers are thin: check the request ([`input`]), call the domain or the store,
 //! map errors to statuses with rich details ([`status`]). Everything about the
-//! transport — limits, compression, deadlines, shutdown — is set up here.
+//! transport — limits, compression, deadlines, shutdown — is set up here; the
+//! connections themselves (plaintext or TLS, reloadable certificates, the caller's
+//! [`PeerInfo`]) are [`transport`]'s.
 
 pub mod audit;
 pub mod auth;
@@ -13,7 +15,7 @@ pub mod registry;
 pub mod registry_server;
 pub mod status;
 pub mod stored;
-pub mod tls;
+pub mod transport;
 pub mod validator;
 
 use std::future::Future;
@@ -28,6 +30,8 @@ use crate::pb::report_registry_server::ReportRegistryServer;
 use crate::pb::report_validator_server::ReportValidatorServer;
 use crate::store::{Store, StoreConfig};
 use registry::Registry;
+use transport::Incoming;
+pub use transport::{identity_of, PeerInfo, Reload, ReloadableTls, TlsError, TlsFiles};
 use validator::Validator;
 
 /// HTTP/2 flow-control window of one stream: a request of 1 MiB goes in one window.
@@ -68,6 +72,12 @@ pub struct Config {
     pub policy: Option<PathBuf>,
     /// Calls served at once over all callers; more are refused (RESOURCE_EXHAUSTED).
     pub max_in_flight: usize,
+    /// TLS: the server's certificate and key, and the CA client certificates must chain
+    /// to (mutual TLS). `None`: plaintext, which is served on loopback addresses only
+    /// unless `insecure` says otherwise.
+    pub tls: Option<TlsFiles>,
+    /// Serve plaintext on an address that is not a loopback address.
+    pub insecure: bool,
 }
 
 impl Default for Config {
@@ -89,6 +99,8 @@ impl Default for Config {
             watch_buffer: 256,
             policy: None,
             max_in_flight: 1024,
+            tls: None,
+            insecure: false,
         }
     }
 }
@@ -107,12 +119,27 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error(transparent)]
     Policy(#[from] auth::PolicyError),
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[from] TlsError),
+    #[error(
+        "refusing to serve plaintext on {addr}, which is not a loopback address: configure \
+         TLS (--tls-cert and --tls-key, and --client-ca for client certificates), or allow \
+         plaintext with --insecure"
+    )]
+    PlaintextNotLoopback { addr: SocketAddr },
+    #[error(
+        "mutual TLS (--client-ca) without an access policy would let every certified caller \
+         do everything: give --policy FILE (`nianbao pki init` writes a sample)"
+    )]
+    PolicyRequired,
 }
 
-/// Binds `config.addr` and runs the server until `shutdown` resolves (see [`serve_on`]).
+/// Binds `config.addr` and runs the server until `shutdown` resolves, reloading its
+/// files on each `reload` (see [`serve_reloadable`]).
 pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    reload: Reload,
 ) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
@@ -120,7 +147,16 @@ pub async fn serve(
             addr: config.addr,
             source,
         })?;
-    serve_on(listener, config, shutdown).await
+    serve_reloadable(listener, config, shutdown, reload).await
+}
+
+/// [`serve_reloadable`] with a reload signal that never fires.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    serve_reloadable(listener, config, shutdown, Reload::new()).await
 }
 
 /// Runs the server on `listener` until `shutdown` resolves, then drains: health
@@ -128,11 +164,34 @@ pub async fn serve(
 /// finish, the store is flushed. A store that cannot be opened does not stop the
 /// server: validation is served, the registry answers UNAVAILABLE and its health
 /// says NOT_SERVING.
-pub async fn serve_on(
+///
+/// With `config.tls` it serves TLS only (mutual with a client CA); without, plaintext,
+/// and then only on a loopback address unless `config.insecure`. Each `reload` reads
+/// the TLS files again: new connections get the new certificates, open ones keep
+/// theirs, and files that do not load leave the old ones in force (logged as an error).
+pub async fn serve_reloadable(
     listener: tokio::net::TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    reload: Reload,
 ) -> Result<(), ServeError> {
+    let local = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: config.addr,
+        source,
+    })?;
+    if config.policy.is_none() && config.tls.as_ref().is_some_and(|t| t.client_ca.is_some()) {
+        return Err(ServeError::PolicyRequired);
+    }
+    let tls = match &config.tls {
+        Some(files) => Some(std::sync::Arc::new(ReloadableTls::load(files.clone())?)),
+        None if local.ip().to_canonical().is_loopback() => None,
+        None if config.insecure => {
+            tracing::warn!(addr = %local, "serving plaintext on a non-loopback address (--insecure): requests and replies can be read and changed on the way, and callers are not authenticated");
+            None
+        }
+        None => return Err(ServeError::PlaintextNotLoopback { addr: local }),
+    };
+
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<ReportValidatorServer<Validator>>()
@@ -162,14 +221,10 @@ pub async fn serve_on(
     let audit = audit::AuditLog::default();
     let gate = std::sync::Arc::new(auth::Gate::new(
         config.policy.clone(),
-        false,
+        tls.is_some(),
         config.max_in_flight,
         audit.clone(),
     )?);
-    match &config.policy {
-        Some(path) => tracing::info!(policy = %path.display(), "access policy in force"),
-        None => tracing::warn!("no access policy (--policy): every caller may call every method"),
-    }
     let (drain, draining) = tokio::sync::watch::channel(false);
     let registry = Registry::new(store.clone(), &config, draining);
 
@@ -193,11 +248,55 @@ pub async fn serve_on(
         config.max_response_bytes,
     );
 
-    let local = listener.local_addr().map_err(|source| ServeError::Bind {
-        addr: config.addr,
-        source,
-    })?;
-    tracing::info!(addr = %local, "serving nianbao.v1");
+    match &config.policy {
+        Some(path) => tracing::info!(policy = %path.display(), "access policy in force"),
+        None => tracing::warn!("no access policy (--policy): every caller may call every method"),
+    }
+    // What reloads on `reload`: the TLS certificates and the access policy, each
+    // keeping the old state when the new files fail.
+    let reloads = {
+        let mut changes = reload.subscribe();
+        let (tls, gate) = (tls.clone(), gate.clone());
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                let (tls, gate) = (tls.clone(), gate.clone());
+                let reloaded =
+                    tokio::task::spawn_blocking(move || (tls.map(|t| t.reload()), gate.reload()))
+                        .await;
+                let Ok((tls, policy)) = reloaded else {
+                    tracing::error!(
+                        "the reload failed: the old certificates and policy stay in force"
+                    );
+                    continue;
+                };
+                match tls {
+                    Some(Ok(())) => tracing::info!("reloaded TLS certificates"),
+                    Some(Err(e)) => {
+                        tracing::error!(error = %e, "cannot reload the TLS certificates: the old ones stay in force")
+                    }
+                    None => {}
+                }
+                match policy {
+                    Ok(Some(callers)) => tracing::info!(callers, "reloaded the access policy"),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot reload the access policy: the old one stays in force")
+                    }
+                }
+            }
+        })
+    };
+
+    let transport = match &tls {
+        Some(tls) if tls.mutual() => "mutual TLS",
+        Some(_) => "TLS",
+        None => "plaintext",
+    };
+    tracing::info!(addr = %local, transport, "serving nianbao.v1");
+    let incoming = match tls {
+        Some(tls) => Incoming::tls(listener, tls),
+        None => Incoming::plain(listener),
+    };
 
     let draining = health.clone();
     let signal = async move {
@@ -214,7 +313,7 @@ pub async fn serve_on(
     };
 
     let max_request_bytes = config.max_request_bytes;
-    Server::builder()
+    let served = Server::builder()
         .max_concurrent_streams(config.max_concurrent_streams)
         // HTTP/2's default 64 KiB windows hold a connection's reports back after a few
         // concurrent 6-9 KB messages, each released only by a WINDOW_UPDATE round trip.
@@ -248,13 +347,12 @@ pub async fn serve_on(
         .add_service(reflection_v1alpha)
         .add_service(validator)
         .add_service(registry)
-        .serve_with_incoming_shutdown(
-            // `Server::tcp_nodelay` applies only to listeners tonic binds itself: set it on
-            // the accepted connections here (Nagle held responses back up to 40 ms).
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            signal,
-        )
-        .await?;
+        // `Server::tcp_nodelay` applies only to listeners tonic binds itself: `Incoming`
+        // sets it on the accepted connections (Nagle held responses back up to 40 ms).
+        .serve_with_incoming_shutdown(incoming, signal)
+        .await;
+    reloads.abort();
+    served?;
 
     if let Some(store) = store {
         match store.flush().await {

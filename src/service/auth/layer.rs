@@ -19,7 +19,7 @@ use crate::names::Scope;
 use crate::service::audit::AuditLog;
 use crate::service::registry::SUBMITTER_HEADER;
 use crate::service::status::{reason, ApiError};
-use crate::service::tls::PeerInfo;
+use crate::service::transport::PeerInfo;
 use crate::store::AuditEntry;
 
 /// Longest declared identity (`x-nianbao-submitter`), in bytes.
