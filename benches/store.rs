@@ -93,6 +93,7 @@ fn generated(t: &Template, i: u64, salt: u64) -> Submission {
         request_id: None,
         expected_etag: None,
         time: None,
+        audit: None,
     }
 }
 

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use crate::names::{AgencyId, NameError, ReportName, YEARS};
 use crate::parse::{parse, ParseOptions};
 use crate::pb::{AnnualReport, CellLocation, Diagnostic, ParseResult, ValidationResult};
-use crate::store::{Store, StoreError, Submission, SubmitOutcome};
+use crate::store::{AuditEntry, Store, StoreError, Submission, SubmitOutcome};
 use crate::validate::{validate, Input, Options};
 
 /// A report as received: structured, or the published bytes.
@@ -104,6 +104,8 @@ pub struct Request {
     pub expected_etag: Option<String>,
     /// Refuse (store nothing) when validation finds an ERROR.
     pub reject_on_error: bool,
+    /// The call's audit record, committed with the revision ([`Submission::audit`]).
+    pub audit: Option<AuditEntry>,
 }
 
 /// Why a submission was not stored.
@@ -160,6 +162,7 @@ pub fn prepare_submission(store: &Store, request: Request) -> Result<Submission,
         request_id: request.request_id,
         expected_etag: request.expected_etag,
         time: None,
+        audit: request.audit,
     })
 }
 

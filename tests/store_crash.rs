@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use nianbao::names::{AgencyId, ReportName};
 use nianbao::pb::{AnnualReport, ValidationResult};
-use nianbao::store::{Store, StoreConfig, StoreError};
+use nianbao::store::{Store, StoreConfig, StoreError, WithdrawRequest};
 use prost::Message;
 use store_common::{corpus_report, sha256_hex, submission, ChildProcess};
 
@@ -80,7 +80,14 @@ fn child_writer_process() {
                     let name = ReportName::new(AgencyId::parse(&agency).unwrap(), year).unwrap();
                     if rng.u64(..10) == 0 {
                         match store
-                            .withdraw(&name, "crash test", "child", None, None)
+                            .withdraw(WithdrawRequest {
+                                name: name.clone(),
+                                reason: "crash test".into(),
+                                by: "child".into(),
+                                expected_etag: None,
+                                request_id: None,
+                                audit: None,
+                            })
                             .await
                         {
                             Ok(out) => println!(

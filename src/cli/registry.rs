@@ -183,6 +183,8 @@ pub fn import(args: ImportArgs) -> Status {
             request_id: None,
             expected_etag: None,
             reject_on_error: false,
+            // Offline, not a call: the audit trail records gRPC calls.
+            audit: None,
         };
         match rt.block_on(ingest::submit(&store, request)) {
             Ok(outcome) => {

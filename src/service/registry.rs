@@ -23,7 +23,7 @@ use crate::pb::{
     SubmitReportRequest, SubmitReportResponse, WatchReportsRequest, WatchReportsResponse,
     WithdrawReportRequest, WithdrawReportResponse,
 };
-use crate::store::{ListCursor, ListFilter, ListedReport, Store};
+use crate::store::{ListCursor, ListFilter, ListedReport, Store, WithdrawRequest};
 
 /// Longest withdrawal reason, in characters.
 const MAX_REASON_CHARS: usize = 2000;
@@ -228,6 +228,9 @@ impl ReportRegistry for Registry {
                 request_id,
                 expected_etag,
                 reject_on_error: r.reject_on_error,
+                // The authorisation layer fills this in: the record of this call,
+                // committed with the revision (the store sets code 0 and adds the name).
+                audit: None,
             },
         )
         .await?;
@@ -343,13 +346,16 @@ impl ReportRegistry for Registry {
         }
         let (etag, request_id) = (etag?, request_id?);
         let outcome = store
-            .withdraw(
-                &name,
-                reason_text,
-                &by,
-                etag.as_deref(),
-                request_id.as_deref(),
-            )
+            .withdraw(WithdrawRequest {
+                name,
+                reason: reason_text.to_string(),
+                by,
+                expected_etag: etag,
+                request_id,
+                // The authorisation layer fills this in: the record of this call,
+                // committed with the withdrawal.
+                audit: None,
+            })
             .await?;
         Ok(Response::new(WithdrawReportResponse {
             state: Some(outcome.state),

@@ -63,6 +63,7 @@ pub fn submission(
         request_id: None,
         expected_etag: None,
         time: None,
+        audit: None,
     }
 }
 

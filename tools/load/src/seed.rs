@@ -104,6 +104,7 @@ impl Target {
                     request_id: None,
                     expected_etag: None,
                     reject_on_error: false,
+                    audit: None,
                 };
                 ingest::submit(store, request)
                     .await
