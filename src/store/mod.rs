@@ -84,6 +84,8 @@
 //! that order and a fingerprint of the filter.
 
 mod audit;
+#[cfg(test)]
+mod audit_tests;
 mod backup;
 mod commit;
 mod error;

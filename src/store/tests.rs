@@ -7,23 +7,23 @@ use super::*;
 use crate::names::AgencyId;
 use crate::pb::{Agency, ChangeKind, FormatVersion};
 
-fn rt() -> tokio::runtime::Runtime {
+pub(super) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
 }
 
-fn open(dir: &tempfile::TempDir) -> Store {
+pub(super) fn open(dir: &tempfile::TempDir) -> Store {
     Store::open(&StoreConfig::new(dir.path().join("store"))).unwrap()
 }
 
-fn name(s: &str) -> ReportName {
+pub(super) fn name(s: &str) -> ReportName {
     s.parse().unwrap()
 }
 
 /// A withdrawal without an audit record.
-fn wr(
+pub(super) fn wr(
     name: ReportName,
     reason: &str,
     by: &str,
@@ -40,7 +40,7 @@ fn wr(
     }
 }
 
-fn sub(n: &str, division: Option<&str>, errors: u32, content: &str) -> Submission {
+pub(super) fn sub(n: &str, division: Option<&str>, errors: u32, content: &str) -> Submission {
     let name = name(n);
     Submission {
         report: AnnualReport {
