@@ -1,10 +1,13 @@
-//! The gRPC server (spec/api.md): `ReportValidator` and `ReportRegistry` of package
-//! `nianbao.v1`, `grpc.health.v1.Health`, and server reflection (v1 and v1alpha).
+//! The gRPC server (spec/api.md): `ReportValidator`, `ReportRegistry` and `ReportAdmin`
+//! of package `nianbao.v1`, `grpc.health.v1.Health`, and server reflection (v1 and
+//! v1alpha); the audit log ([`audit::AuditLog`]) that batches records into the store.
 //!
 //! Handlers are thin: check the request ([`input`]), call the domain or the store,
 //! map errors to statuses with rich details ([`status`]). Everything about the
 //! transport — limits, compression, deadlines, shutdown — is set up here.
 
+pub mod admin;
+pub mod audit;
 mod edge;
 pub mod input;
 pub mod registry;
@@ -21,9 +24,12 @@ use std::time::Duration;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::Server;
 
+use crate::pb::report_admin_server::ReportAdminServer;
 use crate::pb::report_registry_server::ReportRegistryServer;
 use crate::pb::report_validator_server::ReportValidatorServer;
 use crate::store::{Store, StoreConfig};
+use admin::Admin;
+use audit::AuditLog;
 use registry::Registry;
 use validator::Validator;
 
@@ -47,7 +53,8 @@ pub struct Config {
     pub max_page_size: u32,
     /// HTTP/2 streams one connection may have open at once.
     pub max_concurrent_streams: u32,
-    /// Open `WatchReports` and `ExportReports` streams, over all connections.
+    /// Open `WatchReports`, `ExportReports` and `ExportAuditRecords` streams, over all
+    /// connections.
     pub max_open_streams: usize,
     /// Deadline of a request that states none (a stated `grpc-timeout` wins when shorter).
     pub request_timeout: Duration,
@@ -114,9 +121,9 @@ pub async fn serve(
 
 /// Runs the server on `listener` until `shutdown` resolves, then drains: health
 /// turns NOT_SERVING, open streams end, no new requests are taken, in-flight ones
-/// finish, the store is flushed. A store that cannot be opened does not stop the
-/// server: validation is served, the registry answers UNAVAILABLE and its health
-/// says NOT_SERVING.
+/// finish, the audit log is drained, the store is flushed. A store that cannot be
+/// opened does not stop the server: validation is served, the registry and the admin
+/// service answer UNAVAILABLE and their health says NOT_SERVING.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     config: Config,
@@ -129,6 +136,7 @@ pub async fn serve_on(
     health
         .set_not_serving::<ReportRegistryServer<Registry>>()
         .await;
+    health.set_not_serving::<ReportAdminServer<Admin>>().await;
 
     let store_config = StoreConfig {
         cache_capacity: config.cache_bytes,
@@ -140,6 +148,7 @@ pub async fn serve_on(
     let store = match Store::open(&store_config) {
         Ok(store) => {
             health.set_serving::<ReportRegistryServer<Registry>>().await;
+            health.set_serving::<ReportAdminServer<Admin>>().await;
             tracing::info!(data_dir = %config.data_dir.display(), "store open");
             Some(store)
         }
@@ -149,7 +158,12 @@ pub async fn serve_on(
         }
     };
     let (drain, draining) = tokio::sync::watch::channel(false);
-    let registry = Registry::new(store.clone(), &config, draining);
+    let registry = Registry::new(store.clone(), &config, draining.clone());
+    let (streams, max_streams) = registry.stream_limit();
+    let admin = Admin::new(store.clone(), streams, max_streams, draining);
+    // Records of calls that are not committed writes; the authorisation layer records
+    // into it (it is closed, drained and flushed after the server has drained).
+    let audit = AuditLog::start(store.clone());
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
@@ -161,6 +175,11 @@ pub async fn serve_on(
         .build_v1alpha()?;
 
     let validator = ReportValidatorServer::new(Validator)
+        .max_decoding_message_size(config.max_request_bytes)
+        .max_encoding_message_size(config.max_response_bytes)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip);
+    let admin = ReportAdminServer::new(admin)
         .max_decoding_message_size(config.max_request_bytes)
         .max_encoding_message_size(config.max_response_bytes)
         .accept_compressed(CompressionEncoding::Gzip)
@@ -189,6 +208,7 @@ pub async fn serve_on(
         draining
             .set_not_serving::<ReportRegistryServer<Registry>>()
             .await;
+        draining.set_not_serving::<ReportAdminServer<Admin>>().await;
     };
 
     let max_request_bytes = config.max_request_bytes;
@@ -225,6 +245,7 @@ pub async fn serve_on(
         .add_service(reflection_v1alpha)
         .add_service(validator)
         .add_service(registry)
+        .add_service(admin)
         .serve_with_incoming_shutdown(
             // `Server::tcp_nodelay` applies only to listeners tonic binds itself: set it on
             // the accepted connections here (Nagle held responses back up to 40 ms).
@@ -233,6 +254,8 @@ pub async fn serve_on(
         )
         .await?;
 
+    // The audit records of the last calls, then the final flush.
+    audit.close().await;
     if let Some(store) = store {
         match store.flush().await {
             Ok(()) => tracing::info!("store flushed; stopped"),

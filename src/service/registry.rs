@@ -79,6 +79,11 @@ impl Registry {
         Ok(StoredGetReport { revision, state })
     }
 
+    /// The server's limit on open streams (export, watch, audit export) and its size.
+    pub(super) fn stream_limit(&self) -> (Arc<Semaphore>, usize) {
+        (self.streams.clone(), self.max_streams)
+    }
+
     fn stream_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
         self.streams
             .clone()
@@ -463,7 +468,7 @@ impl ReportRegistry for Registry {
     }
 }
 
-fn shutting_down() -> Status {
+pub(super) fn shutting_down() -> Status {
     ApiError::Unavailable {
         reason: reason::SHUTTING_DOWN,
         message: "the server is shutting down; reconnect and resume from the last sequence number received".into(),

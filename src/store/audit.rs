@@ -326,13 +326,24 @@ impl Store {
         &self,
         since: u64,
     ) -> impl Iterator<Item = Result<AuditRecord, StoreError>> + Send + 'static {
-        let durable = *self.inner.audit_durable.borrow();
+        self.audit_records_through(since, u64::MAX)
+    }
+
+    /// [`Store::audit_records`] stored under keys `since + 1..=through` (and durable).
+    /// The range is by key, so a follower that read up to `through` resumes after it
+    /// even where a damaged record misstates its own sequence number.
+    pub fn audit_records_through(
+        &self,
+        since: u64,
+        through: u64,
+    ) -> impl Iterator<Item = Result<AuditRecord, StoreError>> + Send + 'static {
+        let last = through.min(*self.inner.audit_durable.borrow());
         let range = match since.checked_add(1) {
-            Some(first) if first <= durable => Some(
+            Some(first) if first <= last => Some(
                 self.inner
                     .trees
                     .audit
-                    .range(keys::seq_key(first)..=keys::seq_key(durable)),
+                    .range(keys::seq_key(first)..=keys::seq_key(last)),
             ),
             _ => None,
         };
