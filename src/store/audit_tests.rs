@@ -16,8 +16,8 @@ fn entry(i: u64) -> AuditEntry {
         method: "/nianbao.v1.ReportRegistry/GetReport".into(),
         resources: vec![format!("agencies/a/reports/{}", 2000 + i)],
         request_id: format!("read-{i}"),
-        code: if i % 3 == 0 { 5 } else { 0 },
-        reason: if i % 3 == 0 {
+        code: if i.is_multiple_of(3) { 5 } else { 0 },
+        reason: if i.is_multiple_of(3) {
             "REPORT_NOT_FOUND".into()
         } else {
             String::new()
