@@ -106,7 +106,7 @@ pub struct Request {
     pub reject_on_error: bool,
     /// The submitter's write scope (see [`Submission::within`]); `None`: any division.
     pub within: Option<Scope>,
-    /// The call's audit record, committed with the write (the report's name is added).
+    /// The call's audit record, committed with the revision ([`Submission::audit`]).
     pub audit: Option<AuditEntry>,
 }
 
@@ -148,10 +148,6 @@ pub fn prepare_submission(store: &Store, request: Request) -> Result<Submission,
         }));
     }
     let name = ReportName::new(agency, year).map_err(IngestError::Agency)?;
-    let audit = request.audit.map(|mut a| {
-        a.resources.push(name.to_string());
-        a
-    });
     let previous = store
         .previous_year(&name.agency, name.year)?
         .and_then(|r| r.report);
@@ -169,7 +165,7 @@ pub fn prepare_submission(store: &Store, request: Request) -> Result<Submission,
         expected_etag: request.expected_etag,
         time: None,
         within: request.within,
-        audit,
+        audit: request.audit,
     })
 }
 

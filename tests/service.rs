@@ -12,12 +12,13 @@ use tonic::transport::Channel;
 use tonic::Code;
 use tonic_types::StatusExt;
 
+use nianbao::pb::report_admin_client::ReportAdminClient;
 use nianbao::pb::report_registry_client::ReportRegistryClient;
 use nianbao::pb::report_validator_client::ReportValidatorClient;
 use nianbao::pb::{
-    submit_report_request, AggregateReportsRequest, GetReportRequest, GroupBy, ListReportsRequest,
-    ParseReportRequest, PublishedText, ReportFilter, RuleOutcome, SubmitReportRequest,
-    WatchReportsRequest, WithdrawReportRequest,
+    submit_report_request, AggregateReportsRequest, ExportAuditRecordsRequest, GetReportRequest,
+    GroupBy, ListReportsRequest, ParseReportRequest, PublishedText, ReportFilter, RuleOutcome,
+    SubmitReportRequest, WatchReportsRequest, WithdrawReportRequest,
 };
 use nianbao::service::{serve_on, Config};
 
@@ -611,6 +612,82 @@ async fn watchers_get_new_events_and_end_when_the_server_drains() {
         Err(status) => assert_eq!(status.code(), Code::Unavailable),
         Ok(None) => {}
         Ok(Some(e)) => panic!("unexpected event {e:?}"),
+    }
+    stopping.await.expect("stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_exports_audit_records_and_follows_until_the_server_drains() {
+    use nianbao::store::{AuditEntry, Store, StoreConfig};
+    let server = Server::start(|config, _| {
+        // Five records in the store before the server opens it.
+        let data = config.data_dir.clone();
+        std::thread::spawn(move || {
+            let store = Store::open(&StoreConfig::new(&data)).expect("a store");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            let entries = (1..=5)
+                .map(|i| AuditEntry {
+                    time: std::time::SystemTime::now(),
+                    identity: "auditor".into(),
+                    peer: "127.0.0.1:9".into(),
+                    method: "/nianbao.v1.ReportRegistry/GetReport".into(),
+                    resources: vec![],
+                    request_id: format!("r-{i}"),
+                    code: 0,
+                    reason: String::new(),
+                })
+                .collect();
+            rt.block_on(store.append_audit(entries)).expect("appended");
+            rt.block_on(store.flush()).expect("flushed");
+        })
+        .join()
+        .expect("the store is prepared");
+    })
+    .await;
+    let mut admin = ReportAdminClient::new(server.channel().await);
+    let mut stream = admin
+        .export_audit_records(ExportAuditRecordsRequest {
+            since_sequence: 2,
+            follow: false,
+        })
+        .await
+        .expect("exporting")
+        .into_inner();
+    let mut got = Vec::new();
+    while let Some(r) = stream.message().await.expect("a record") {
+        got.push(r.sequence);
+        assert_eq!(r.hash.len(), 32);
+    }
+    assert_eq!(got, vec![3, 4, 5]);
+
+    // Following: the records so far, then the stream stays open until the drain.
+    let mut stream = admin
+        .export_audit_records(ExportAuditRecordsRequest {
+            since_sequence: 0,
+            follow: true,
+        })
+        .await
+        .expect("following")
+        .into_inner();
+    for want in 1..=5 {
+        let r = tokio::time::timeout(Duration::from_secs(300), stream.message())
+            .await
+            .expect("a record")
+            .expect("a message")
+            .expect("not the end");
+        assert_eq!(r.sequence, want);
+    }
+    let stopping = tokio::spawn(server.stop());
+    let end = tokio::time::timeout(Duration::from_secs(300), stream.message())
+        .await
+        .expect("the stream ends");
+    match end {
+        Err(status) => assert_eq!(status.code(), Code::Unavailable),
+        Ok(None) => {}
+        Ok(Some(r)) => panic!("unexpected record {r:?}"),
     }
     stopping.await.expect("stopped");
 }

@@ -3,11 +3,14 @@
 //! The parent re-runs this test binary as a child process selecting
 //! `child_writer_process` with `NIANBAO_CRASH_DIR` set. The child opens the store in
 //! that directory and submits (and now and then withdraws) reports from several tokio
-//! tasks, printing one line per *acknowledged* write: `ACK <name> <revision> <sha256 of
-//! the encoded revision>` or `WITHDRAWN <name> <revision> <state etag>`. The parent
-//! kills it with SIGKILL after a random delay, reopens the store, and checks that every
-//! acknowledged revision is there byte for byte, every acknowledged withdrawal is
-//! recorded, the change log has no gaps, and fsck finds nothing. The same directory
+//! tasks, each write with an audit entry of a unique request id, and now and then
+//! appends a batch of read records and flushes, printing one line per *acknowledged*
+//! write: `ACK <name> <revision> <sha256 of the encoded revision> <audit id>`,
+//! `WITHDRAWN <name> <revision> <state etag> <audit id>` or `READ <audit id>`. The
+//! parent kills it with SIGKILL after a random delay, reopens the store, and checks that
+//! every acknowledged revision is there byte for byte, every acknowledged withdrawal is
+//! recorded, the change log has no gaps, fsck finds nothing, the audit chain verifies
+//! and every acknowledged audit record is in it. The same directory
 //! serves every cycle, so each child continues from the state the previous crash left.
 
 mod store_common;
@@ -18,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use nianbao::names::{AgencyId, ReportName};
 use nianbao::pb::{AnnualReport, ValidationResult};
-use nianbao::store::{Store, StoreConfig, StoreError};
+use nianbao::store::{AuditEntry, Store, StoreConfig, StoreError, WithdrawRequest};
 use prost::Message;
 use store_common::{corpus_report, sha256_hex, submission, ChildProcess};
 
@@ -27,6 +30,19 @@ const DIR_ENV: &str = "NIANBAO_CRASH_DIR";
 /// loop (CI runs a longer one; any number can be asked for).
 const DEFAULT_CYCLES: usize = 8;
 const WRITERS: usize = 8;
+
+fn audit_entry(id: &str, method: &str) -> AuditEntry {
+    AuditEntry {
+        time: SystemTime::now(),
+        identity: "child".into(),
+        peer: "127.0.0.1:1".into(),
+        method: format!("/nianbao.v1.ReportRegistry/{method}"),
+        resources: Vec::new(),
+        request_id: id.to_string(),
+        code: 0,
+        reason: String::new(),
+    }
+}
 
 fn config(dir: &Path) -> StoreConfig {
     // Small segments, so that the children's writes cross segment boundaries and
@@ -73,18 +89,42 @@ fn child_writer_process() {
             tasks.push(tokio::spawn(async move {
                 let mut rng = fastrand::Rng::with_seed(seed.wrapping_add(w as u64 * 0x9e37_79b9));
                 let started = Instant::now();
+                let mut calls = 0u64;
                 // Stop on our own if nobody kills us (a broken parent).
                 while started.elapsed() < Duration::from_secs(60) {
+                    calls += 1;
+                    let audit_id = format!("{seed}-{w}-{calls}");
+                    if rng.u64(..8) == 0 {
+                        // Read records: appended, then made durable by a flush.
+                        let batch = (0..3)
+                            .map(|i| audit_entry(&format!("{audit_id}-{i}"), "GetReport"))
+                            .collect();
+                        store.append_audit(batch).await.expect("append_audit");
+                        store.flush().await.expect("flush");
+                        for i in 0..3 {
+                            println!("READ {audit_id}-{i}");
+                        }
+                        continue;
+                    }
                     let agency = format!("crash-{}", rng.u64(..24));
                     let year = 2020 + rng.u64(..3) as i32;
                     let name = ReportName::new(AgencyId::parse(&agency).unwrap(), year).unwrap();
                     if rng.u64(..10) == 0 {
                         match store
-                            .withdraw(&name, "crash test", "child", None, None)
+                            .withdraw(WithdrawRequest {
+                                name: name.clone(),
+                                reason: "crash test".into(),
+                                by: "child".into(),
+                                expected_etag: None,
+                                request_id: None,
+                                audit: Some(audit_entry(&audit_id, "WithdrawReport")),
+                                read_scope: None,
+                                write_scope: None,
+                            })
                             .await
                         {
                             Ok(out) => println!(
-                                "WITHDRAWN {name} {} {}",
+                                "WITHDRAWN {name} {} {} {audit_id}",
                                 out.state.latest_revision, out.state.etag
                             ),
                             Err(
@@ -106,11 +146,12 @@ fn child_writer_process() {
                     if rng.u64(..4) == 0 {
                         s.request_id = Some(format!("{seed}-{w}-{}", rng.u64(..)));
                     }
+                    s.audit = Some(audit_entry(&audit_id, "SubmitReport"));
                     let out = store.submit(s).await.expect("submit");
                     let rev = out.revision;
                     // One write(2) per line: a kill cannot interleave half lines.
                     println!(
-                        "ACK {} {} {}",
+                        "ACK {} {} {} {audit_id}",
                         rev.name,
                         rev.revision,
                         sha256_hex(&rev.encode_to_vec())
@@ -130,6 +171,8 @@ struct Acknowledged {
     revisions: BTreeMap<(String, u32), String>,
     /// (name, revision) → state etag after the withdrawal.
     withdrawals: BTreeMap<(String, u32), String>,
+    /// Request ids of the acknowledged audit records → the report a write named.
+    audit: BTreeMap<String, Option<String>>,
 }
 
 impl Acknowledged {
@@ -138,16 +181,21 @@ impl Acknowledged {
         for line in lines {
             let parts: Vec<&str> = line.split(' ').collect();
             match parts.as_slice() {
-                ["ACK", name, rev, sha] => {
+                ["ACK", name, rev, sha, audit] => {
                     let key = (name.to_string(), rev.parse().unwrap());
                     let old = self.revisions.insert(key, sha.to_string());
                     assert!(old.is_none(), "revision acknowledged twice: {line}");
+                    self.audit.insert(audit.to_string(), Some(name.to_string()));
                     n += 1;
                 }
-                ["WITHDRAWN", name, rev, etag] => {
+                ["WITHDRAWN", name, rev, etag, audit] => {
                     self.withdrawals
                         .insert((name.to_string(), rev.parse().unwrap()), etag.to_string());
+                    self.audit.insert(audit.to_string(), Some(name.to_string()));
                     n += 1;
+                }
+                ["READ", audit] => {
+                    self.audit.insert(audit.to_string(), None);
                 }
                 _ => {} // the test harness's own output
             }
@@ -179,6 +227,31 @@ impl Acknowledged {
                 kept,
                 "cycle {cycle}: acknowledged withdrawal of {name} at {rev} lost: {state:?}"
             );
+        }
+        let chain = store.verify_audit().unwrap();
+        assert!(chain.is_intact(), "cycle {cycle}: audit chain: {chain:?}");
+        let stored: BTreeMap<String, Vec<String>> = store
+            .audit_records(0)
+            .map(|r| {
+                let r = r.unwrap();
+                (r.request_id, r.resources)
+            })
+            .collect();
+        assert_eq!(
+            stored.len() as u64,
+            chain.records,
+            "cycle {cycle}: audit ids repeat"
+        );
+        for (id, name) in &self.audit {
+            let resources = stored
+                .get(id)
+                .unwrap_or_else(|| panic!("cycle {cycle}: acknowledged audit record {id} lost"));
+            if let Some(name) = name {
+                assert!(
+                    resources.contains(name),
+                    "cycle {cycle}: {id}: {resources:?}"
+                );
+            }
         }
     }
 }
@@ -243,9 +316,10 @@ fn acknowledged_writes_survive_sigkill() {
         acked.revisions.len()
     );
     eprintln!(
-        "{} revisions and {} withdrawals acknowledged and verified in {:?}",
+        "{} revisions, {} withdrawals and {} audit records acknowledged and verified in {:?}",
         acked.revisions.len(),
         acked.withdrawals.len(),
+        acked.audit.len(),
         started.elapsed()
     );
 }

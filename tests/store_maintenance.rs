@@ -7,7 +7,7 @@ use std::path::Path;
 use nianbao::pb::{AnnualReport, ChangeEvent, ReportRevision, ReportState, ValidationResult};
 use nianbao::store::{
     FsckReport, ListFilter, ListedReport, ProblemKind, Store, StoreConfig, StoreError,
-    DEFAULT_SEGMENT_SIZE,
+    WithdrawRequest, DEFAULT_SEGMENT_SIZE,
 };
 use store_common::{corpus_report, submission};
 
@@ -46,9 +46,19 @@ fn populate(
         }
         rt.block_on(store.submit(s)).unwrap();
         if i % 6 == 0 {
-            let name = format!("agencies/{agency}/reports/{year}").parse().unwrap();
-            rt.block_on(store.withdraw(&name, "superseded", "ops", None, Some(&format!("w-{i}"))))
-                .unwrap();
+            let name: nianbao::names::ReportName =
+                format!("agencies/{agency}/reports/{year}").parse().unwrap();
+            rt.block_on(store.withdraw(WithdrawRequest {
+                name,
+                reason: "superseded".into(),
+                by: "ops".into(),
+                expected_etag: None,
+                request_id: Some(format!("w-{i}")),
+                audit: None,
+                read_scope: None,
+                write_scope: None,
+            }))
+            .unwrap();
         }
     }
 }

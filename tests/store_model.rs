@@ -9,7 +9,9 @@ use nianbao::names::{AgencyId, ReportName, Scope};
 use nianbao::pb::{
     Agency, AnnualReport, ChangeKind, ReportRevision, ReportState, ValidationResult,
 };
-use nianbao::store::{ListCursor, ListFilter, Store, StoreConfig, StoreError, Submission};
+use nianbao::store::{
+    ListCursor, ListFilter, Store, StoreConfig, StoreError, Submission, WithdrawRequest,
+};
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -374,13 +376,16 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let reason = format!("reason {reason}");
                 let rid = request.map(|r| format!("req-{r}"));
                 let expected = model.etag_for(&name, &etag);
-                let got = rt.block_on(store.withdraw(
-                    &name,
-                    &reason,
-                    "ops",
-                    expected.as_deref(),
-                    rid.as_deref(),
-                ));
+                let got = rt.block_on(store.withdraw(WithdrawRequest {
+                    name: name.clone(),
+                    reason: reason.clone(),
+                    by: "ops".into(),
+                    expected_etag: expected.clone(),
+                    request_id: rid.clone(),
+                    audit: None,
+                    read_scope: None,
+                    write_scope: None,
+                }));
                 let remembered = rid.as_ref().and_then(|r| model.requests.get(r));
                 let report = model.reports.get(&name);
                 match remembered {

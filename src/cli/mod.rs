@@ -2,13 +2,15 @@
 //! set-up, the exit-status policy and the one way a problem is told ([`fail`]), with
 //! one module per group of subcommands: `parse`, `validate`, `rules`, `serve`,
 //! `registry` for `import` and the operator commands (`get`, `list`, `history`,
-//! `backup`, `restore`, `fsck`), and `pki` for `pki init`; the renderers they share
-//! are `summary`, `snippet`, `rules_md` and `term`.
+//! `backup`, `restore`, `fsck`), `pki` for `pki init`, and `audit` for `audit verify`
+//! and `audit export`; the renderers they share are `summary`, `snippet`, `rules_md` and
+//! `term`.
 //!
 //! This module belongs to the binary, not the library: nothing in `nianbao::*` may
 //! depend on it, and it adds nothing to the library's API. Output goes to stdout,
 //! problems (prefixed `nianbao: `) and logs (tracing, `RUST_LOG`) to stderr.
 
+mod audit;
 mod parse;
 mod pki;
 mod registry;
@@ -76,8 +78,11 @@ enum Command {
     /// Check every index and pointer of the store against the stored revisions.
     Fsck(registry::FsckArgs),
 
-    /// Run the gRPC server (nianbao.v1 ReportValidator and ReportRegistry, health,
-    /// reflection) on the local store.
+    /// The audit trail of the local store: verify its hash chain, or export it.
+    Audit(audit::AuditArgs),
+
+    /// Run the gRPC server (nianbao.v1 ReportValidator, ReportRegistry and
+    /// ReportAdmin, health, reflection) on the local store.
     Serve(serve::ServeArgs),
 
     /// Make certificates for trying mutual TLS: a private CA, a server certificate,
@@ -168,6 +173,7 @@ pub fn main() -> ExitCode {
         Command::Backup(args) => registry::backup(args),
         Command::Restore(args) => registry::restore(args),
         Command::Fsck(args) => registry::fsck(args),
+        Command::Audit(args) => audit::run(args),
         Command::Parse(args) => parse::run(args, cli.color),
         Command::Validate(args) => validate::run(args, cli.color),
         Command::Rules(args) => rules::run(args, cli.color),

@@ -27,7 +27,7 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    fn open(&self) -> Result<Store, Status> {
+    pub(super) fn open(&self) -> Result<Store, Status> {
         Store::open(&StoreConfig::new(&self.data_dir)).map_err(|e| super::fail(&e))
     }
 }

@@ -1,5 +1,6 @@
-//! The gRPC server (spec/api.md): `ReportValidator` and `ReportRegistry` of package
-//! `nianbao.v1`, `grpc.health.v1.Health`, and server reflection (v1 and v1alpha).
+//! The gRPC server (spec/api.md): `ReportValidator`, `ReportRegistry` and `ReportAdmin`
+//! of package `nianbao.v1`, `grpc.health.v1.Health`, and server reflection (v1 and
+//! v1alpha); the audit log ([`audit::AuditLog`]) that batches records into the store.
 //!
 //! Handlers are thin: check the request ([`input`]), call the domain or the store,
 //! map errors to statuses with rich details ([`status`]). Everything about the
@@ -7,6 +8,7 @@
 //! connections themselves (plaintext or TLS, reloadable certificates, the caller's
 //! [`PeerInfo`]) are [`transport`]'s.
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 mod edge;
@@ -26,9 +28,12 @@ use std::time::Duration;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::Server;
 
+use crate::pb::report_admin_server::ReportAdminServer;
 use crate::pb::report_registry_server::ReportRegistryServer;
 use crate::pb::report_validator_server::ReportValidatorServer;
 use crate::store::{Store, StoreConfig};
+use admin::Admin;
+use audit::AuditLog;
 use registry::Registry;
 use transport::Incoming;
 pub use transport::{identity_of, PeerInfo, Reload, ReloadableTls, TlsError, TlsFiles};
@@ -54,7 +59,8 @@ pub struct Config {
     pub max_page_size: u32,
     /// HTTP/2 streams one connection may have open at once.
     pub max_concurrent_streams: u32,
-    /// Open `WatchReports` and `ExportReports` streams, over all connections.
+    /// Open `WatchReports`, `ExportReports` and `ExportAuditRecords` streams, over all
+    /// connections.
     pub max_open_streams: usize,
     /// Deadline of a request that states none (a stated `grpc-timeout` wins when shorter).
     pub request_timeout: Duration,
@@ -151,6 +157,8 @@ pub async fn serve(
 }
 
 /// [`serve_reloadable`] with a reload signal that never fires.
+/// [`serve_reloadable`] without reloads: runs the server on `listener` until
+/// `shutdown` resolves.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     config: Config,
@@ -161,9 +169,9 @@ pub async fn serve_on(
 
 /// Runs the server on `listener` until `shutdown` resolves, then drains: health
 /// turns NOT_SERVING, open streams end, no new requests are taken, in-flight ones
-/// finish, the store is flushed. A store that cannot be opened does not stop the
-/// server: validation is served, the registry answers UNAVAILABLE and its health
-/// says NOT_SERVING.
+/// finish, the audit log is drained, the store is flushed. A store that cannot be
+/// opened does not stop the server: validation is served, the registry and the admin
+/// service answer UNAVAILABLE and their health says NOT_SERVING.
 ///
 /// With `config.tls` it serves TLS only (mutual with a client CA); without, plaintext,
 /// and then only on a loopback address unless `config.insecure`. Each `reload` reads
@@ -199,6 +207,7 @@ pub async fn serve_reloadable(
     health
         .set_not_serving::<ReportRegistryServer<Registry>>()
         .await;
+    health.set_not_serving::<ReportAdminServer<Admin>>().await;
 
     let store_config = StoreConfig {
         cache_capacity: config.cache_bytes,
@@ -210,6 +219,7 @@ pub async fn serve_reloadable(
     let store = match Store::open(&store_config) {
         Ok(store) => {
             health.set_serving::<ReportRegistryServer<Registry>>().await;
+            health.set_serving::<ReportAdminServer<Admin>>().await;
             tracing::info!(data_dir = %config.data_dir.display(), "store open");
             Some(store)
         }
@@ -218,7 +228,9 @@ pub async fn serve_reloadable(
             None
         }
     };
-    let audit = audit::AuditLog::default();
+    // Records of calls that are not committed writes; the authorisation layer records
+    // into it (it is closed, drained and flushed after the server has drained).
+    let audit = AuditLog::start(store.clone());
     let gate = std::sync::Arc::new(auth::Gate::new(
         config.policy.clone(),
         tls.is_some(),
@@ -226,7 +238,9 @@ pub async fn serve_reloadable(
         audit.clone(),
     )?);
     let (drain, draining) = tokio::sync::watch::channel(false);
-    let registry = Registry::new(store.clone(), &config, draining);
+    let registry = Registry::new(store.clone(), &config, draining.clone());
+    let (streams, max_streams) = registry.stream_limit();
+    let admin = Admin::new(store.clone(), streams, max_streams, draining);
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
@@ -238,6 +252,11 @@ pub async fn serve_reloadable(
         .build_v1alpha()?;
 
     let validator = ReportValidatorServer::new(Validator)
+        .max_decoding_message_size(config.max_request_bytes)
+        .max_encoding_message_size(config.max_response_bytes)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip);
+    let admin = ReportAdminServer::new(admin)
         .max_decoding_message_size(config.max_request_bytes)
         .max_encoding_message_size(config.max_response_bytes)
         .accept_compressed(CompressionEncoding::Gzip)
@@ -310,6 +329,7 @@ pub async fn serve_reloadable(
         draining
             .set_not_serving::<ReportRegistryServer<Registry>>()
             .await;
+        draining.set_not_serving::<ReportAdminServer<Admin>>().await;
     };
 
     let max_request_bytes = config.max_request_bytes;
@@ -349,11 +369,14 @@ pub async fn serve_reloadable(
         .add_service(registry)
         // `Server::tcp_nodelay` applies only to listeners tonic binds itself: `Incoming`
         // sets it on the accepted connections (Nagle held responses back up to 40 ms).
+        .add_service(admin)
         .serve_with_incoming_shutdown(incoming, signal)
         .await;
     reloads.abort();
     served?;
 
+    // The audit records of the last calls, then the final flush.
+    audit.close().await;
     if let Some(store) = store {
         match store.flush().await {
             Ok(()) => tracing::info!("store flushed; stopped"),

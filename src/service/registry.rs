@@ -24,7 +24,7 @@ use crate::pb::{
     SubmitReportRequest, SubmitReportResponse, WatchReportsRequest, WatchReportsResponse,
     WithdrawReportRequest, WithdrawReportResponse,
 };
-use crate::store::{ListCursor, ListFilter, ListedReport, Store};
+use crate::store::{ListCursor, ListFilter, ListedReport, Store, WithdrawRequest};
 
 /// Longest withdrawal reason, in characters.
 const MAX_REASON_CHARS: usize = 2000;
@@ -85,6 +85,11 @@ impl Registry {
         let revision = (r.revision > 0).then_some(r.revision);
         let (revision, state) = store.get_encoded_within(&name, revision, &caller.read)?;
         Ok(StoredGetReport { revision, state })
+    }
+
+    /// The server's limit on open streams (export, watch, audit export) and its size.
+    pub(super) fn stream_limit(&self) -> (Arc<Semaphore>, usize) {
+        (self.streams.clone(), self.max_streams)
     }
 
     fn stream_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
@@ -358,28 +363,18 @@ impl ReportRegistry for Registry {
         if let Some(id) = &request_id {
             caller.request_id(id);
         }
-        if !store.exists_within(&name, &caller.read)? {
-            return Err(ApiError::from(crate::store::StoreError::NotFound {
-                name: name.to_string(),
-            })
-            .into());
-        }
-        if !store.exists_within(&name, &caller.write)? {
-            return Err(ApiError::from(crate::store::StoreError::OutsideScope {
-                name: name.to_string(),
-                why: "its division lies outside".into(),
-            })
-            .into());
-        }
         let by = caller.identity.to_string();
         let outcome = store
-            .withdraw(
-                &name,
-                reason_text,
-                &by,
-                etag.as_deref(),
-                request_id.as_deref(),
-            )
+            .withdraw(WithdrawRequest {
+                name,
+                reason: reason_text.to_string(),
+                by,
+                expected_etag: etag,
+                request_id,
+                audit: Some(caller.write_record()),
+                read_scope: Some(caller.read.clone()),
+                write_scope: Some(caller.write.clone()),
+            })
             .await?;
         Ok(Response::new(WithdrawReportResponse {
             state: Some(outcome.state),
@@ -494,7 +489,7 @@ impl ReportRegistry for Registry {
     }
 }
 
-fn shutting_down() -> Status {
+pub(super) fn shutting_down() -> Status {
     ApiError::Unavailable {
         reason: reason::SHUTTING_DOWN,
         message: "the server is shutting down; reconnect and resume from the last sequence number received".into(),

@@ -2,7 +2,9 @@
 //!
 //! A backup holds the change log `1..=S`, where `S` is the last durable sequence number
 //! when the backup starts, each event followed by the immutable record it created (the
-//! revision, or the withdrawal), then the live idempotency records of those changes.
+//! revision, or the withdrawal), then the live idempotency records of those changes,
+//! then the audit records `1..=A`, where `A` is the last durable audit sequence number,
+//! read before `S` (so every write's record in the backup comes with its write).
 //! Revisions and withdrawals are never rewritten, so reading them while writers go on
 //! still gives exactly the store as it was at `S`: a consistent snapshot without pausing
 //! writers. Restore replays the events through the same code as live writes, so heads,
@@ -11,16 +13,21 @@
 //! File format (integers big-endian):
 //!
 //! ```text
-//! "NIANBAO-BACKUP\n" (15 bytes) ‖ u32 format version (1)
+//! "NIANBAO-BACKUP\n" (15 bytes) ‖ u32 format version (2; version 1, without audit
+//!   records, is still read)
 //! frame*: u8 kind ‖ u32 length ‖ payload (protobuf) ‖ u32 CRC-32 of kind, length, payload
 //!   kind 1 header (BackupHeader), 2 ChangeEvent, 3 ReportRevision,
 //!   4 WithdrawalRecord, 5 idempotency record (BackupIdem),
-//!   6 trailer (BackupTrailer: counts, SHA-256 of every byte before the trailer frame)
+//!   6 trailer (BackupTrailer: counts, SHA-256 of every byte before the trailer frame),
+//!   7 audit record (AuditRecord, the stored bytes)
 //! ```
 //!
 //! The trailer is the last frame and nothing follows it; a file without one (an
 //! interrupted backup) is refused. The file is written under `<path>.partial` and renamed
 //! into place when complete.
+//!
+//! Audit records are copied as they are stored and restored as they are: a restore
+//! neither recomputes nor repairs the chain, so a broken chain stays detectable.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -32,7 +39,7 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 
 use crate::names::ReportName;
-use crate::pb::{ChangeEvent, ChangeKind, ReportRevision};
+use crate::pb::{AuditRecord, ChangeEvent, ChangeKind, ReportRevision};
 
 use super::keys;
 use super::records::{
@@ -42,7 +49,9 @@ use super::tx::{abort, attributes_of, Abort, Counters, NewRevision};
 use super::{timestamp, Store, StoreConfig, StoreError, SCHEMA_VERSION};
 
 const MAGIC: &[u8; 15] = b"NIANBAO-BACKUP\n";
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
+/// The oldest backup format this build reads (1: no audit records).
+const OLDEST_FORMAT_VERSION: u32 = 1;
 const MAX_FRAME: u32 = 256 * 1024 * 1024;
 
 const K_HEADER: u8 = 1;
@@ -51,6 +60,7 @@ const K_REVISION: u8 = 3;
 const K_WITHDRAWAL: u8 = 4;
 const K_IDEM: u8 = 5;
 const K_TRAILER: u8 = 6;
+const K_AUDIT: u8 = 7;
 
 /// What a backup holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +70,7 @@ pub struct BackupSummary {
     pub revisions: u64,
     pub withdrawals: u64,
     pub idempotency_records: u64,
+    pub audit_records: u64,
     /// Size of the backup file.
     pub bytes: u64,
 }
@@ -73,6 +84,7 @@ pub struct RestoreSummary {
     pub revisions: u64,
     pub withdrawals: u64,
     pub idempotency_records: u64,
+    pub audit_records: u64,
 }
 
 /// Writes frames and hashes everything it writes.
@@ -138,9 +150,10 @@ impl FrameReader {
             return Err(r.invalid("it does not start with the nianbao backup header"));
         }
         let version = u32::from_be_bytes([head[15], head[16], head[17], head[18]]);
-        if version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(r.invalid(&format!(
-                "backup format version {version}, this build reads version {FORMAT_VERSION}"
+                "backup format version {version}, this build reads versions \
+                 {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}"
             )));
         }
         r.hash.update(head);
@@ -274,6 +287,8 @@ impl Store {
 
     fn write_backup(&self, w: &mut FrameWriter) -> Result<BackupSummary, StoreError> {
         let trees = &self.inner.trees;
+        // The audit sequence first (see the module docs and `commit.rs`).
+        let audit_sequence = *self.inner.audit_durable.borrow();
         let sequence = *self.inner.durable.borrow();
         w.raw(MAGIC)?;
         w.raw(&FORMAT_VERSION.to_be_bytes())?;
@@ -281,6 +296,7 @@ impl Store {
             schema_version: SCHEMA_VERSION,
             sequence,
             created: Some(timestamp(SystemTime::now())),
+            audit_sequence,
         };
         w.frame(K_HEADER, &header.encode_to_vec())?;
         let mut summary = BackupSummary {
@@ -288,6 +304,7 @@ impl Store {
             revisions: 0,
             withdrawals: 0,
             idempotency_records: 0,
+            audit_records: 0,
             bytes: 0,
         };
         let sled_err = |e| StoreError::sled("reading the store for a backup", e);
@@ -367,12 +384,23 @@ impl Store {
             w.frame(K_IDEM, &item.encode_to_vec())?;
             summary.idempotency_records += 1;
         }
+        if audit_sequence > 0 {
+            for kv in trees
+                .audit
+                .range(keys::seq_key(1)..=keys::seq_key(audit_sequence))
+            {
+                let (_, v) = kv.map_err(sled_err)?;
+                w.frame(K_AUDIT, &v)?;
+                summary.audit_records += 1;
+            }
+        }
         let trailer = BackupTrailer {
             events: sequence,
             revisions: summary.revisions,
             withdrawals: summary.withdrawals,
             idempotency: summary.idempotency_records,
             sha256: w.hash.clone().finalize().to_vec(),
+            audit_records: summary.audit_records,
         };
         w.frame(K_TRAILER, &trailer.encode_to_vec())?;
         summary.bytes = w.bytes;
@@ -396,6 +424,7 @@ impl Store {
             revisions: 0,
             withdrawals: 0,
             idempotency_records: 0,
+            audit_records: 0,
         };
         let trees = &store.inner.trees;
         while let Some((kind, payload)) = r.next()? {
@@ -492,6 +521,14 @@ impl Store {
                         .map_err(Abort::into_error)?;
                     summary.idempotency_records += 1;
                 }
+                K_AUDIT => {
+                    // Stored as it is: `verify` checked that it decodes and is next.
+                    let record: AuditRecord = r.decode(&payload, "audit record")?;
+                    trees
+                        .transaction(|tx| tx.restore_audit(&record, &payload))
+                        .map_err(Abort::into_error)?;
+                    summary.audit_records += 1;
+                }
                 _ => return Err(r.invalid("an unexpected frame")),
             }
         }
@@ -509,6 +546,7 @@ impl Store {
             ("withdrawals", &t.withdrawals),
             ("changes", &t.changes),
             ("idempotency", &t.idempotency),
+            ("audit", &t.audit),
         ]
         .iter()
         .filter(|(_, tree)| !tree.is_empty())
@@ -544,6 +582,7 @@ fn verify(path: &Path) -> Result<BackupHeader, StoreError> {
         )));
     }
     let (mut events, mut revisions, mut withdrawals, mut idem) = (0u64, 0u64, 0u64, 0u64);
+    let mut audit = 0u64;
     let mut pending: Option<ChangeEvent> = None;
     loop {
         let Some((kind, payload)) = r.next()? else {
@@ -588,15 +627,25 @@ fn verify(path: &Path) -> Result<BackupHeader, StoreError> {
         match kind {
             K_EVENT => {
                 let event: ChangeEvent = r.decode(&payload, "change event")?;
-                if event.sequence != events + 1 || idem > 0 {
+                if event.sequence != events + 1 || idem > 0 || audit > 0 {
                     return Err(r.invalid("the change events are out of order"));
                 }
                 events += 1;
                 pending = Some(event);
             }
             K_IDEM => {
+                if audit > 0 {
+                    return Err(r.invalid("an idempotency record after the audit records"));
+                }
                 let _: BackupIdem = r.decode(&payload, "idempotency record")?;
                 idem += 1;
+            }
+            K_AUDIT => {
+                let record: AuditRecord = r.decode(&payload, "audit record")?;
+                if record.sequence != audit + 1 {
+                    return Err(r.invalid("the audit records are out of order"));
+                }
+                audit += 1;
             }
             K_TRAILER => {
                 let t: BackupTrailer = r.decode(&payload, "trailer")?;
@@ -607,6 +656,8 @@ fn verify(path: &Path) -> Result<BackupHeader, StoreError> {
                 if (t.events, t.revisions, t.withdrawals, t.idempotency)
                     != (events, revisions, withdrawals, idem)
                     || events != header.sequence
+                    || t.audit_records != audit
+                    || audit != header.audit_sequence
                 {
                     return Err(r.invalid("its counts do not match the trailer"));
                 }

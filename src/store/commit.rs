@@ -160,6 +160,10 @@ pub(crate) struct FlusherParts {
     pub read_sequence: Box<dyn Fn() -> u64 + Send>,
     /// Receives the durable change sequence number.
     pub durable: Arc<watch::Sender<u64>>,
+    /// Reads the last committed audit record sequence number.
+    pub read_audit_sequence: Box<dyn Fn() -> u64 + Send>,
+    /// Receives the durable audit record sequence number.
+    pub audit_durable: Arc<watch::Sender<u64>>,
     /// Runs now and then between flushes (idempotency purge).
     pub housekeeping: Box<dyn FnMut() + Send>,
     pub housekeeping_every: Duration,
@@ -325,7 +329,10 @@ struct SledFlush {
 
 impl FlushWork for SledFlush {
     fn flush(&mut self) -> Result<(), String> {
-        // Everything committed before this read is covered by the flush below.
+        // Everything committed before these reads is covered by the flush below. The
+        // audit sequence first: a write's audit record commits with its change, so every
+        // record up to `audit` belongs to a change up to `sequence` (a backup relies on it).
+        let audit = (self.parts.read_audit_sequence)();
         let sequence = (self.parts.read_sequence)();
         // A panic in sled must not strand the writers waiting for this flush.
         let db = &self.parts.db;
@@ -352,6 +359,14 @@ impl FlushWork for SledFlush {
                 tracing::warn!(error = %e, "could not record the durable sequence number");
             }
         }
+        // After the change sequence: a reader of both reads the audit one first.
+        self.parts.audit_durable.send_if_modified(|s| {
+            let newer = audit > *s;
+            if newer {
+                *s = audit;
+            }
+            newer
+        });
         Ok(())
     }
 

@@ -8,6 +8,11 @@
 //! entry; `repair` writes the recomputed state over the stored one. Damage to primary
 //! data (an undecodable body, a gap in a report's revisions, a change event without its
 //! record) is reported, and then repair writes nothing: restore a backup.
+//!
+//! The audit trail is verified too ([`Store::verify_audit`]): a broken chain is reported
+//! as [`ProblemKind::AuditChain`], never repaired (rewriting records would destroy the
+//! evidence the chain exists for), and does not keep repair from fixing the derived
+//! state of the reports.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
@@ -57,6 +62,9 @@ pub enum ProblemKind {
     Counter,
     /// An idempotency record or expiry entry that points nowhere or disagrees.
     Idempotency,
+    /// The audit chain is broken at a record (edited, missing, moved, unreadable, or the
+    /// head disagrees): evidence, never repaired.
+    AuditChain,
 }
 
 /// One inconsistency.
@@ -90,6 +98,8 @@ pub struct FsckReport {
     pub withdrawals: u64,
     pub changes: u64,
     pub index_entries: u64,
+    /// Audit records stored.
+    pub audit_records: u64,
     /// Number of problems found, by kind.
     pub counts: BTreeMap<ProblemKind, u64>,
     /// The first [`MAX_LISTED_PROBLEMS`] problems.
@@ -122,8 +132,9 @@ impl FsckReport {
             let primary = matches!(
                 kind,
                 ProblemKind::BadRevision | ProblemKind::ChangeLog | ProblemKind::BadWithdrawal
-            ) || (kind == ProblemKind::Malformed
-                && matches!(tree, "bodies" | "withdrawals" | "changes"));
+            ) || kind == ProblemKind::AuditChain
+                || (kind == ProblemKind::Malformed
+                    && matches!(tree, "bodies" | "withdrawals" | "changes"));
             let repairable = !primary;
             self.problems.push(FsckProblem {
                 kind,
@@ -550,12 +561,27 @@ impl Store {
             expiry_fixes.push((k.clone(), true));
         }
 
+        // The audit chain: reported, never repaired.
+        let audit = self.verify_audit()?;
+        report.audit_records = audit.records;
+        if let Some(b) = &audit.first_broken {
+            report.add(
+                ProblemKind::AuditChain,
+                "audit",
+                &super::keys::seq_key(b.sequence),
+                b.to_string(),
+            );
+        }
+
         let primary_damage = report.counts.keys().any(|k| {
             matches!(
                 k,
                 ProblemKind::BadRevision | ProblemKind::BadWithdrawal | ProblemKind::ChangeLog
             )
-        }) || report.problems.iter().any(|p| !p.repairable);
+        }) || report
+            .problems
+            .iter()
+            .any(|p| !p.repairable && p.kind != ProblemKind::AuditChain);
         if repair && primary_damage {
             tracing::error!(
                 "fsck found damage to revisions, withdrawals or the change log: repair would \

@@ -19,6 +19,13 @@
 //!   writers share flushes (see `commit.rs`). The change feed ([`Store::changes`],
 //!   [`Store::subscribe`]) only shows durable events, so a follower never sees an event
 //!   that a crash could take back and a sequence number is never reused.
+//! - **A tamper-evident audit trail.** Tree `audit` holds one `AuditRecord` per audited
+//!   call, chained with SM3 (`audit.rs`). A write's record commits in the write's own
+//!   transaction; other records are appended in batches ([`Store::append_audit`]), in
+//!   turn with the writes, so the chain is linear. [`Store::verify_audit`] finds the first
+//!   edited, missing or moved record; nothing in the store rewrites one (`fsck` reports a
+//!   broken chain, never repairs it). [`Store::audit_records`] and
+//!   [`Store::subscribe_audit`] show durable records only, as the change feed does.
 //! - **Typed failures.** A store locked by another process, written by a newer schema,
 //!   damaged, or not a nianbao store gives a [`StoreError`], never a panic.
 //!
@@ -37,6 +44,7 @@
 //! | --- | --- | --- |
 //! | `meta` | `schema_version` | `u32be` schema version ([`SCHEMA_VERSION`]) |
 //! | `meta` | `counters` | `u64be` last committed change sequence ‖ `u64be` reports ‖ `u64be` revisions |
+//! | `meta` | `audit_head` | `u64be` last audit record sequence ‖ its 32-byte SM3 hash (absent: no record yet) |
 //! | `bodies` | `u64be(sequence of its submission)` | `ReportRevision` (immutable, append-only) |
 //! | `revisions` | `name key ‖ u32be(revision)` | `u64be` key of the revision's body |
 //! | `heads` | `name key` | `HeadRecord`: `ReportState` (latest revision, etag, withdrawal, revision count), the latest revision's body key and listing attributes |
@@ -49,6 +57,7 @@
 //! | `ix_errors` | `0x00 or 0x01 (has errors) ‖ name key` | empty |
 //! | `idempotency` | request id (UTF-8) | `IdemRecord`: operation, name, content hash, outcome, first-seen time, sequence |
 //! | `idem_expiry` | `u64be(first seen, µs since epoch) ‖ request id` | empty |
+//! | `audit` | `u64be(sequence)` | `AuditRecord` (append-only, from 1, no gaps, SM3 hash chain: see `audit.rs`) |
 //!
 //! Beside sled's files, `nianbao.durable` holds the last change sequence number a flush
 //! made durable (`u64be ‖ crc32be`): opening a store whose log ends before it is an error
@@ -61,7 +70,8 @@
 //! is filtered on the head). Only a division code of exactly six ASCII digits is indexed;
 //! a report without one appears in no division index. `heads` doubles as the by-agency
 //! index (`agency ‖ 0x00` prefix). `bodies`, `withdrawals` and `changes` are the primary
-//! data; the revision pointers, heads, indexes and counters are derived from them, and
+//! data (and so is `audit`, which nothing derives from or repairs); the revision
+//! pointers, heads, indexes and counters are derived from them, and
 //! [`Store::fsck`] verifies them and (with `repair`) rebuilds them. Idempotency records
 //! are honoured for [`StoreConfig::idempotency_window`] after they were first seen;
 //! expired ones are ignored, overwritten when their id comes back, and purged on open and
@@ -74,6 +84,8 @@
 //! that order and a fingerprint of the filter.
 
 mod audit;
+#[cfg(test)]
+mod audit_tests;
 mod backup;
 mod commit;
 mod error;
@@ -101,7 +113,10 @@ use tokio::sync::watch;
 use crate::names::{ReportName, Scope};
 use crate::pb::{AnnualReport, ReportRevision, ReportState, ValidationResult, Withdrawal};
 
-pub use audit::AuditEntry;
+pub use audit::{
+    audit_hash, AuditBreak, AuditEntry, AuditProblem, AuditVerification, WithdrawRequest,
+    AUDIT_GENESIS, AUDIT_HASH_LEN,
+};
 pub use backup::{BackupSummary, RestoreSummary};
 pub use error::StoreError;
 pub use fsck::{FsckProblem, FsckReport, ProblemKind, MAX_LISTED_PROBLEMS};
@@ -197,7 +212,11 @@ pub struct Submission {
     /// report already under the name must lie inside it ([`StoreError::OutsideScope`]).
     /// `None`: any division.
     pub within: Option<Scope>,
-    /// The call's audit record, committed in the write's transaction.
+    /// The call's audit record, appended in the submission's own transaction when it
+    /// commits: with code 0 and no reason, the submission's request id when the entry
+    /// has none, and the report's name added to its resources. Nothing is appended when
+    /// the submission does not commit (etag mismatch, replay...): the caller records
+    /// that outcome itself ([`Store::append_audit`]).
     pub audit: Option<AuditEntry>,
 }
 
@@ -310,6 +329,8 @@ struct Inner {
     commit: Arc<GroupCommit>,
     /// Last durable change sequence number.
     durable: Arc<watch::Sender<u64>>,
+    /// Last durable audit record sequence number.
+    audit_durable: Arc<watch::Sender<u64>>,
     idempotency_window: Duration,
     /// Writers hold it shared around their transaction; `fsck` holds it exclusively so
     /// that it sees (and repairs) a store nobody writes to.
@@ -450,11 +471,21 @@ impl Store {
             )));
         }
 
+        let audit_head = audit::AuditHead::read(&trees.meta).map_or_else(
+            |e| {
+                tracing::warn!(error = %e, "the audit chain head is damaged; run `nianbao audit verify`");
+                0
+            },
+            |h| h.sequence,
+        );
+
         let commit = GroupCommit::new();
         let durable = Arc::new(watch::Sender::new(sequence));
+        let audit_durable = Arc::new(watch::Sender::new(audit_head));
         let window = cfg.idempotency_window;
         let purge_trees = trees.clone();
         let seq_meta = trees.meta.clone();
+        let audit_meta = trees.meta.clone();
         let flusher = Flusher::start(
             commit.clone(),
             &path,
@@ -464,6 +495,10 @@ impl Store {
                     Counters::read(&seq_meta).map_or(0, |c| c.sequence)
                 }),
                 durable: durable.clone(),
+                read_audit_sequence: Box::new(move || {
+                    audit::AuditHead::read(&audit_meta).map_or(0, |h| h.sequence)
+                }),
+                audit_durable: audit_durable.clone(),
                 housekeeping: Box::new(move || {
                     if let Err(e) = purge_idempotency(&purge_trees, window, SystemTime::now()) {
                         tracing::warn!(error = %e, "purging expired request ids failed");
@@ -483,6 +518,7 @@ impl Store {
                 trees,
                 commit,
                 durable,
+                audit_durable,
                 idempotency_window: window,
                 gate: RwLock::new(()),
                 turn: tokio::sync::Mutex::new(()),

@@ -109,6 +109,9 @@ pub(crate) struct BackupHeader {
     pub sequence: u64,
     #[prost(message, optional, tag = "3")]
     pub created: Option<Timestamp>,
+    /// The backup holds exactly the audit records `1..=audit_sequence` (format 2).
+    #[prost(uint64, tag = "4")]
+    pub audit_sequence: u64,
 }
 
 /// An idempotency record in a backup file.
@@ -134,6 +137,9 @@ pub(crate) struct BackupTrailer {
     /// SHA-256 of every byte of the file before the trailer frame.
     #[prost(bytes = "vec", tag = "5")]
     pub sha256: Vec<u8>,
+    /// Audit records (format 2).
+    #[prost(uint64, tag = "6")]
+    pub audit_records: u64,
 }
 
 /// Decodes a stored value; a value that does not decode means the store is corrupt.

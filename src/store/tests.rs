@@ -7,22 +7,42 @@ use super::*;
 use crate::names::{AgencyId, Scope};
 use crate::pb::{Agency, ChangeKind, FormatVersion};
 
-fn rt() -> tokio::runtime::Runtime {
+pub(super) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
 }
 
-fn open(dir: &tempfile::TempDir) -> Store {
+pub(super) fn open(dir: &tempfile::TempDir) -> Store {
     Store::open(&StoreConfig::new(dir.path().join("store"))).unwrap()
 }
 
-fn name(s: &str) -> ReportName {
+pub(super) fn name(s: &str) -> ReportName {
     s.parse().unwrap()
 }
 
-fn sub(n: &str, division: Option<&str>, errors: u32, content: &str) -> Submission {
+/// A withdrawal without an audit record.
+pub(super) fn wr(
+    name: ReportName,
+    reason: &str,
+    by: &str,
+    expected_etag: Option<String>,
+    request_id: Option<String>,
+) -> WithdrawRequest {
+    WithdrawRequest {
+        name,
+        reason: reason.to_string(),
+        by: by.to_string(),
+        expected_etag,
+        request_id,
+        audit: None,
+        read_scope: None,
+        write_scope: None,
+    }
+}
+
+pub(super) fn sub(n: &str, division: Option<&str>, errors: u32, content: &str) -> Submission {
     let name = name(n);
     Submission {
         report: AnnualReport {
@@ -136,10 +156,22 @@ fn etags_guard_submissions_and_withdrawals() {
     assert_eq!(second.revision.revision, 2);
 
     // Withdraw: wrong etag refused, right one accepted, second withdrawal refused.
-    let r = rt.block_on(store.withdraw(&name(n), "dup", "ops", Some(&first.revision.etag), None));
+    let r = rt.block_on(store.withdraw(wr(
+        name(n),
+        "dup",
+        "ops",
+        Some(first.revision.etag.clone()),
+        None,
+    )));
     assert!(matches!(r, Err(StoreError::EtagMismatch { .. })), "{r:?}");
     let w = rt
-        .block_on(store.withdraw(&name(n), "dup", "ops", Some(&second.revision.etag), None))
+        .block_on(store.withdraw(wr(
+            name(n),
+            "dup",
+            "ops",
+            Some(second.revision.etag.clone()),
+            None,
+        )))
         .unwrap();
     assert!(!w.replayed);
     let wd = w.state.withdrawal.clone().unwrap();
@@ -152,11 +184,11 @@ fn etags_guard_submissions_and_withdrawals() {
         "a withdrawal changes the etag"
     );
     assert!(matches!(
-        rt.block_on(store.withdraw(&name(n), "again", "ops", None, None)),
+        rt.block_on(store.withdraw(wr(name(n), "again", "ops", None, None))),
         Err(StoreError::AlreadyWithdrawn { revision: 2, .. })
     ));
     assert!(matches!(
-        rt.block_on(store.withdraw(&name("agencies/zz/reports/2023"), "r", "ops", None, None)),
+        rt.block_on(store.withdraw(wr(name("agencies/zz/reports/2023"), "r", "ops", None, None))),
         Err(StoreError::NotFound { .. })
     ));
     // The revisions stay readable; a new submission reinstates the report.
@@ -211,20 +243,26 @@ fn request_ids_replay_or_refuse() {
         Err(StoreError::IdempotencyMismatch { .. })
     ));
     assert!(matches!(
-        rt.block_on(store.withdraw(&name(n), "r", "ops", None, Some("req-1"))),
+        rt.block_on(store.withdraw(wr(name(n), "r", "ops", None, Some("req-1".to_string())))),
         Err(StoreError::IdempotencyMismatch { .. })
     ));
     // Withdrawal retries.
     let w1 = rt
-        .block_on(store.withdraw(&name(n), "r", "ops", None, Some("req-2")))
+        .block_on(store.withdraw(wr(name(n), "r", "ops", None, Some("req-2".to_string()))))
         .unwrap();
     let w2 = rt
-        .block_on(store.withdraw(&name(n), "r", "ops", None, Some("req-2")))
+        .block_on(store.withdraw(wr(name(n), "r", "ops", None, Some("req-2".to_string()))))
         .unwrap();
     assert!(!w1.replayed && w2.replayed);
     assert_eq!(w1.state, w2.state);
     assert!(matches!(
-        rt.block_on(store.withdraw(&name(n), "other reason", "ops", None, Some("req-2"))),
+        rt.block_on(store.withdraw(wr(
+            name(n),
+            "other reason",
+            "ops",
+            None,
+            Some("req-2".to_string())
+        ))),
         Err(StoreError::IdempotencyMismatch { .. })
     ));
     let mut bad = sub(n, None, 0, "x");
@@ -305,7 +343,7 @@ fn lists_choose_indexes_and_page_in_a_stable_order() {
     for (n, div, errors) in reports {
         rt.block_on(store.submit(sub(n, div, errors, n))).unwrap();
     }
-    rt.block_on(store.withdraw(&name("agencies/b/reports/2023"), "r", "ops", None, None))
+    rt.block_on(store.withdraw(wr(name("agencies/b/reports/2023"), "r", "ops", None, None)))
         .unwrap();
     let names = |f: &ListFilter, limit: usize| -> Vec<String> {
         let mut out = Vec::new();
@@ -452,7 +490,7 @@ fn previous_year_skips_withdrawn_reports() {
     let prev = store.previous_year(&agency, 2023).unwrap().unwrap();
     assert_eq!((prev.year, prev.revision), (2022, 2));
     assert!(store.previous_year(&agency, 2022).unwrap().is_none());
-    rt.block_on(store.withdraw(&name("agencies/a/reports/2022"), "r", "ops", None, None))
+    rt.block_on(store.withdraw(wr(name("agencies/a/reports/2022"), "r", "ops", None, None)))
         .unwrap();
     assert!(store.previous_year(&agency, 2023).unwrap().is_none());
 }

@@ -20,7 +20,7 @@ use super::records::{decode, HeadRecord, IdemRecord, WithdrawalRecord};
 use super::StoreError;
 
 /// Tree names, in the order of [`Trees::all`].
-pub(crate) const TREE_NAMES: [&str; 13] = [
+pub(crate) const TREE_NAMES: [&str; 14] = [
     "meta",
     "bodies",
     "revisions",
@@ -34,6 +34,7 @@ pub(crate) const TREE_NAMES: [&str; 13] = [
     "ix_errors",
     "idempotency",
     "idem_expiry",
+    "audit",
 ];
 
 pub(crate) const META_SCHEMA: &[u8] = b"schema_version";
@@ -103,6 +104,7 @@ pub(crate) struct Trees {
     pub ix_errors: sled::Tree,
     pub idempotency: sled::Tree,
     pub idem_expiry: sled::Tree,
+    pub audit: sled::Tree,
     /// The same trees in [`TREE_NAMES`] order, for transactions.
     pub all: Vec<sled::Tree>,
 }
@@ -128,6 +130,7 @@ impl Trees {
             ix_errors: t(10),
             idempotency: t(11),
             idem_expiry: t(12),
+            audit: t(13),
             all,
         })
     }
@@ -234,7 +237,7 @@ pub(crate) fn head_of(
 
 /// The trees as seen inside a transaction.
 pub(crate) struct Tx<'a> {
-    meta: &'a TransactionalTree,
+    pub(super) meta: &'a TransactionalTree,
     bodies: &'a TransactionalTree,
     revisions: &'a TransactionalTree,
     heads: &'a TransactionalTree,
@@ -243,6 +246,7 @@ pub(crate) struct Tx<'a> {
     ix: [&'a TransactionalTree; 5],
     idempotency: &'a TransactionalTree,
     idem_expiry: &'a TransactionalTree,
+    pub(super) audit: &'a TransactionalTree,
 }
 
 impl<'a> Tx<'a> {
@@ -257,6 +261,7 @@ impl<'a> Tx<'a> {
             ix: [&v[6], &v[7], &v[8], &v[9], &v[10]],
             idempotency: &v[11],
             idem_expiry: &v[12],
+            audit: &v[13],
         }
     }
 

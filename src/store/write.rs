@@ -6,9 +6,9 @@ use std::time::SystemTime;
 use prost::Message;
 use sled::transaction::ConflictableTransactionError;
 
-use crate::names::ReportName;
 use crate::pb::{ReportRevision, Withdrawal};
 
+use super::audit::{committed_entry, WithdrawRequest};
 use super::keys;
 use super::records::{IdemRecord, OP_SUBMIT, OP_WITHDRAW};
 use super::tx::{abort, attributes_of, Abort, NewRevision};
@@ -28,6 +28,9 @@ impl Store {
     ///
     /// The transaction runs on the calling thread (brief, in-memory work) once it is
     /// this writer's turn; the waits for the turn and for the flush are asynchronous.
+    ///
+    /// With `s.audit`, the call's audit record commits in the same transaction (see
+    /// [`Submission::audit`]); a submission that does not commit appends nothing.
     pub async fn submit(&self, s: Submission) -> Result<SubmitOutcome, StoreError> {
         let outcome = {
             let _turn = self.inner.turn.lock().await;
@@ -88,6 +91,10 @@ impl Store {
         revision.name = name_str.clone();
         revision.agency_id = s.name.agency.as_str().to_string();
         revision.year = s.name.year;
+        let audit = s
+            .audit
+            .as_ref()
+            .map(|e| committed_entry(e, &name_str, s.request_id.as_deref()));
         let front = ReportRevision {
             name: revision.name.clone(),
             agency_id: revision.agency_id.clone(),
@@ -162,6 +169,9 @@ impl Store {
                     },
                 )?;
             }
+            if let Some(entry) = &audit {
+                tx.append_audit([entry])?;
+            }
             Ok((number, etag, head.state.unwrap_or_default()))
         });
         match result {
@@ -188,31 +198,19 @@ impl Store {
         }
     }
 
-    /// Marks `name` withdrawn at its latest revision, with a reason; returns the new
+    /// Marks `w.name` withdrawn at its latest revision, with a reason; returns the new
     /// state once it is durable. Nothing is erased: the revisions stay readable, and the
     /// withdrawal stays recorded after a later submission reinstates the report.
     ///
     /// Errors: [`StoreError::NotFound`], [`StoreError::AlreadyWithdrawn`],
     /// [`StoreError::EtagMismatch`] (checked in that order), and the request-id rules of
-    /// [`Store::submit`] (a retry must name the same report and reason).
-    pub async fn withdraw(
-        &self,
-        name: &ReportName,
-        reason: &str,
-        by: &str,
-        expected_etag: Option<&str>,
-        request_id: Option<&str>,
-    ) -> Result<WithdrawOutcome, StoreError> {
+    /// [`Store::submit`] (a retry must name the same report and reason). With
+    /// `w.audit`, the call's audit record commits in the withdrawal's transaction (code
+    /// 0, as for a submission); a withdrawal that does not commit appends nothing.
+    pub async fn withdraw(&self, w: WithdrawRequest) -> Result<WithdrawOutcome, StoreError> {
         let outcome = {
             let _turn = self.inner.turn.lock().await;
-            self.withdraw_commit(
-                name,
-                reason,
-                by,
-                expected_etag,
-                request_id,
-                SystemTime::now(),
-            )?
+            self.withdraw_commit(&w, SystemTime::now())?
         };
         self.wait_durable().await?;
         Ok(outcome)
@@ -220,21 +218,43 @@ impl Store {
 
     fn withdraw_commit(
         &self,
-        name: &ReportName,
-        reason: &str,
-        by: &str,
-        expected_etag: Option<&str>,
-        request_id: Option<&str>,
+        w: &WithdrawRequest,
         now: SystemTime,
     ) -> Result<WithdrawOutcome, StoreError> {
+        let (name, reason, by) = (&w.name, w.reason.as_str(), w.by.as_str());
+        let expected_etag = w.expected_etag.as_deref();
+        let request_id = w.request_id.as_deref();
         check_request_id(request_id)?;
         let name_str = name.to_string();
         let nk = keys::name_key(name);
         let now_micros = micros(now);
         let window = self.inner.idempotency_window;
         let content = sha256_hex(reason.as_bytes());
+        let audit = w
+            .audit
+            .as_ref()
+            .map(|e| committed_entry(e, &name_str, request_id));
         let _gate = self.inner.gate.read().unwrap_or_else(|e| e.into_inner());
         let result = self.inner.trees.transaction(|tx| {
+            let head = tx.head(&nk)?;
+            if let Some(h) = &head {
+                let division = h.division_code.as_deref();
+                if w.read_scope.as_ref().is_some_and(|s| !s.contains(division)) {
+                    // Outside what the caller may see: as if it did not exist.
+                    return abort(StoreError::NotFound {
+                        name: name_str.clone(),
+                    });
+                }
+                if w.write_scope
+                    .as_ref()
+                    .is_some_and(|s| !s.contains(division))
+                {
+                    return abort(StoreError::OutsideScope {
+                        name: name_str.clone(),
+                        why: "its division lies outside".into(),
+                    });
+                }
+            }
             if let Some(rid) = request_id {
                 if let Some(rec) = tx.live_idem(rid, now_micros, window)? {
                     if rec.op == OP_WITHDRAW
@@ -248,7 +268,7 @@ impl Store {
                     return abort(idem_mismatch(rid, &rec, &name_str, OP_WITHDRAW));
                 }
             }
-            let Some(head) = tx.head(&nk)? else {
+            let Some(head) = head else {
                 return abort(StoreError::NotFound {
                     name: name_str.clone(),
                 });
@@ -289,6 +309,9 @@ impl Store {
                         sequence: record.sequence,
                     },
                 )?;
+            }
+            if let Some(entry) = &audit {
+                tx.append_audit([entry])?;
             }
             Ok(state)
         });

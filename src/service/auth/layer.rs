@@ -258,7 +258,7 @@ where
         match self.gate.admit(access, identity.as_deref(), peer, &method) {
             Err(refused) => {
                 let status = Status::from(refused);
-                self.gate.audit.record(AuditEntry {
+                let entry = AuditEntry {
                     time,
                     identity: identity.unwrap_or_default(),
                     peer: peer.map(|p| p.to_string()).unwrap_or_default(),
@@ -267,8 +267,12 @@ where
                     request_id,
                     code: status.code() as i32,
                     reason: reason_of(&status),
-                });
-                Box::pin(async move { Ok(status.into_http()) })
+                };
+                let audit = self.gate.audit.clone();
+                Box::pin(async move {
+                    audit.record(entry).await;
+                    Ok(status.into_http())
+                })
             }
             Ok((caller, permit)) => {
                 let pending = Pending {
@@ -332,7 +336,7 @@ impl Pending {
             reason: status.as_ref().map(reason_of).unwrap_or_default(),
         };
         drop(note);
-        self.gate.audit.record(entry);
+        self.gate.audit.record_soon(entry);
     }
 }
 
