@@ -799,3 +799,27 @@ async fn every_call_leaves_an_audit_record() {
     }
     world.stop().await;
 }
+
+#[test]
+fn the_sample_policy_of_pki_init_is_a_policy_the_server_loads() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nianbao"))
+        .args(["pki", "init"])
+        .arg(dir.path().join("pki"))
+        .args(["--server-name", "localhost", "--client", "platform-a"])
+        .args(["--client", "spiffe://gov.example/b"])
+        .output()
+        .expect("nianbao runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let policy = nianbao::service::auth::Policy::load(&dir.path().join("pki/policy.toml"))
+        .expect("the sample policy loads");
+    assert_eq!(policy.len(), 2);
+    for id in ["platform-a", "spiffe://gov.example/b"] {
+        let grant = policy.grant(id).expect("each client is listed");
+        assert!(grant.read.is_national() && grant.write.is_national());
+    }
+}

@@ -8,6 +8,12 @@ The servers are started by run.sh, which exports:
   NIANBAO_INTEROP_SLOW_ADDR   host:port of a server started with --request-timeout-secs 1
   NIANBAO_INTEROP_GEN         where to generate the stubs (default: a temp dir)
   NIANBAO_INTEROP_CORPUS      the corpus (default: tests/corpus in the repository)
+
+and, for the pass over mutual TLS (every server then requires a client certificate):
+  NIANBAO_INTEROP_TLS_DIR     a directory made by `nianbao pki init`: ca.pem and
+                              clients/<id>.pem|.key
+  NIANBAO_INTEROP_IDENTITY    the client id whose certificate the suite presents (the
+                              identity the server records as submitter)
 """
 
 from __future__ import annotations
@@ -88,8 +94,41 @@ def addr() -> str:
     return _addr("NIANBAO_INTEROP_ADDR")
 
 
+TLS_DIR = os.environ.get("NIANBAO_INTEROP_TLS_DIR")
+IDENTITY = os.environ.get("NIANBAO_INTEROP_IDENTITY", "interop")
+
+
+def tls_credentials(client: str | None = IDENTITY) -> grpc.ChannelCredentials:
+    """The suite's CA and, unless `client` is None, that client's certificate."""
+    assert TLS_DIR, "NIANBAO_INTEROP_TLS_DIR is not set: run tests/interop/run.sh"
+    tls = pathlib.Path(TLS_DIR)
+    root = (tls / "ca.pem").read_bytes()
+    if client is None:
+        return grpc.ssl_channel_credentials(root_certificates=root)
+    return grpc.ssl_channel_credentials(
+        root_certificates=root,
+        private_key=(tls / "clients" / f"{client}.key").read_bytes(),
+        certificate_chain=(tls / "clients" / f"{client}.pem").read_bytes(),
+    )
+
+
+def open_channel(target: str, options=None, **kw) -> grpc.Channel:
+    """A channel to a server of the suite: over mutual TLS in the TLS pass, else
+    plaintext."""
+    options = CHANNEL_OPTIONS if options is None else options
+    if TLS_DIR:
+        return grpc.secure_channel(target, tls_credentials(), options=options, **kw)
+    return grpc.insecure_channel(target, options=options, **kw)
+
+
+def recorded_submitter(declared: str) -> str:
+    """Who the server records as submitter: the certificate's identity over mutual TLS
+    (`x-nianbao-submitter` is then ignored), else the declared name."""
+    return IDENTITY if TLS_DIR else declared
+
+
 def _channel(target: str, **kw) -> grpc.Channel:
-    ch = grpc.insecure_channel(target, options=CHANNEL_OPTIONS, **kw)
+    ch = open_channel(target, **kw)
     grpc.channel_ready_future(ch).result(timeout=30)
     return ch
 

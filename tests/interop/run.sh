@@ -9,6 +9,10 @@
 #        small  --max-request-bytes 65536 (the oversize tests)
 #        slow   --request-timeout-secs 1 (the server's own deadline)
 #   4. wait until grpc.health.v1 says SERVING, run pytest, stop the servers (always).
+#   5. the same over mutual TLS: `nianbao pki init` makes a CA and client certificates,
+#      run.sh writes an access policy, three more servers start with --tls-cert,
+#      --tls-key, --client-ca and --policy, and pytest runs again (every test, plus
+#      test_mtls.py) with a client certificate on every channel.
 #
 # Exits non-zero when anything fails. Needs python3 (3.11+) with venv and pip, cargo,
 # and the package registries. Server logs: target/interop-logs/.
@@ -111,7 +115,7 @@ free_port() {
 # Waits until the server at $1 reports SERVING for "", the registry and the validator.
 wait_serving() {
   "$PY" - "$1" <<'EOF'
-import sys, time
+import os, sys, time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -119,7 +123,15 @@ addr = sys.argv[1]
 services = ["", "nianbao.v1.ReportRegistry", "nianbao.v1.ReportValidator"]
 deadline = time.monotonic() + 60
 last = None
-with grpc.insecure_channel(addr) as ch:
+tls = os.environ.get("NIANBAO_INTEROP_TLS_DIR")
+if tls:
+    read = lambda name: open(os.path.join(tls, name), "rb").read()
+    who = os.environ["NIANBAO_INTEROP_IDENTITY"]
+    creds = grpc.ssl_channel_credentials(read("ca.pem"), read(f"clients/{who}.key"), read(f"clients/{who}.pem"))
+    channel = grpc.secure_channel(addr, creds)
+else:
+    channel = grpc.insecure_channel(addr)
+with channel as ch:
     stub = health_pb2_grpc.HealthStub(ch)
     while time.monotonic() < deadline:
         try:
@@ -164,30 +176,68 @@ start() {
   return 1
 }
 
-say "start the servers"
-start main
-start small --max-request-bytes "$SMALL_LIMIT"
-start slow --request-timeout-secs 1
-
-# ------------------------------------------------------------------ tests
-
-export NIANBAO_INTEROP_ADDR=$ADDR_main
-export NIANBAO_INTEROP_SMALL_ADDR=$ADDR_small
 export NIANBAO_INTEROP_SMALL_LIMIT=$SMALL_LIMIT
-export NIANBAO_INTEROP_SLOW_ADDR=$ADDR_slow
 export NIANBAO_INTEROP_GEN="$ROOT/target/interop-gen"
 export PYTHONDONTWRITEBYTECODE=1
 
-say "pytest tests/interop"
-set +e
-timeout 1200 "$PY" -m pytest -c tests/interop/pytest.ini tests/interop "$@"
-rc=$?
-set -e
-case $rc in
-  0) ;;
-  5) echo "run.sh: pytest collected no tests" >&2 ;;
-  124) echo "run.sh: the interop tests took longer than 20 minutes" >&2 ;;
-esac
+# run_pass LABEL PYTEST-ARGS...: pytest against ADDR_main/small/slow; sets rc on failure.
+rc=0
+run_pass() {
+  local label=$1 got
+  shift
+  export NIANBAO_INTEROP_ADDR=$ADDR_main
+  export NIANBAO_INTEROP_SMALL_ADDR=$ADDR_small
+  export NIANBAO_INTEROP_SLOW_ADDR=$ADDR_slow
+  say "pytest tests/interop ($label)"
+  set +e
+  timeout 1200 "$PY" -m pytest -c tests/interop/pytest.ini tests/interop "$@"
+  got=$?
+  set -e
+  case $got in
+    0) ;;
+    5) echo "run.sh: pytest collected no tests ($label)" >&2 ;;
+    124) echo "run.sh: the interop tests took longer than 20 minutes ($label)" >&2 ;;
+  esac
+  [ "$got" -eq 0 ] || rc=$got
+}
+
+say "start the servers (plaintext)"
+start main
+start small --max-request-bytes "$SMALL_LIMIT"
+start slow --request-timeout-secs 1
+run_pass plaintext --ignore=tests/interop/test_mtls.py "$@"
+
+# ------------------------------------------------------------------ mutual TLS
+
+PKI="$WORK/pki"
+"$BIN" pki init "$PKI" --server-name localhost \
+  --client interop --client reader-js --client stranger >"$LOGS/pki.log"
+# The suite's identity may do everything; reader-js reads Jiangsu (32) only;
+# "stranger" holds a good certificate but is not in the policy.
+cat >"$PKI/interop-policy.toml" <<'POLICY'
+[[caller]]
+identity = "interop"
+roles = ["admin"]
+read_scopes = [""]
+write_scopes = [""]
+
+[[caller]]
+identity = "reader-js"
+roles = ["reader"]
+read_scopes = ["32"]
+POLICY
+export NIANBAO_INTEROP_TLS_DIR=$PKI
+export NIANBAO_INTEROP_IDENTITY=interop
+TLS_FLAGS=(--tls-cert "$PKI/server.pem" --tls-key "$PKI/server.key"
+  --client-ca "$PKI/ca.pem" --policy "$PKI/interop-policy.toml")
+say "start the servers (mutual TLS)"
+start main_tls "${TLS_FLAGS[@]}"
+start small_tls "${TLS_FLAGS[@]}" --max-request-bytes "$SMALL_LIMIT"
+start slow_tls "${TLS_FLAGS[@]}" --request-timeout-secs 1
+ADDR_main=$ADDR_main_tls
+ADDR_small=$ADDR_small_tls
+ADDR_slow=$ADDR_slow_tls
+run_pass "mutual TLS" "$@"
 
 # The servers must have survived every test.
 for pid in "${PIDS[@]}"; do

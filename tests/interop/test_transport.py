@@ -8,7 +8,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from conftest import CHANNEL_OPTIONS, corpus_bytes, expect_error, text
+from conftest import CHANNEL_OPTIONS, corpus_bytes, expect_error, open_channel, text
 from nianbao.v1 import report_pb2, service_pb2, service_pb2_grpc
 
 CLEAN = "000_2b6e7661ff84f527.txt"
@@ -127,7 +127,7 @@ def test_gzip_per_call(validator, registry, uid):
 
 def test_gzip_channel(addr, uid):
     """A channel that compresses every call, streams included, and asks for gzip back."""
-    with grpc.insecure_channel(addr, options=CHANNEL_OPTIONS, compression=grpc.Compression.Gzip) as ch:
+    with open_channel(addr, compression=grpc.Compression.Gzip) as ch:
         validator = service_pb2_grpc.ReportValidatorStub(ch)
         registry = service_pb2_grpc.ReportRegistryStub(ch)
         v = validator.ValidateReport(
@@ -194,7 +194,7 @@ def test_server_request_timeout_is_deadline_exceeded(slow_addr, client_timeout):
 
     proxy = SlowProxy(slow_addr, rate=256 * 1024)  # 1 MiB takes about 4 s
     try:
-        with grpc.insecure_channel(proxy.addr, options=CHANNEL_OPTIONS) as ch:
+        with open_channel(proxy.addr) as ch:
             grpc.channel_ready_future(ch).result(timeout=10)
             validator = service_pb2_grpc.ReportValidatorStub(ch)
             req = service_pb2.ParseReportRequest(
@@ -210,7 +210,7 @@ def test_server_request_timeout_is_deadline_exceeded(slow_addr, client_timeout):
             assert elapsed < 3.5, f"the 1 s server deadline took {elapsed:.1f} s: {rich!r}"
     finally:
         proxy.close()
-    with grpc.insecure_channel(slow_addr, options=CHANNEL_OPTIONS) as ch:
+    with open_channel(slow_addr) as ch:
         assert_healthy(ch)
 
 

@@ -413,3 +413,111 @@ impl Drop for Audited {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gate(policy: Option<&str>, tls: bool, max_in_flight: usize) -> (Gate, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = policy.map(|text| {
+            let path = dir.path().join("policy.toml");
+            std::fs::write(&path, text).expect("the policy file");
+            path
+        });
+        let gate = Gate::new(path, tls, max_in_flight, AuditLog::start(None)).expect("a gate");
+        (gate, dir)
+    }
+
+    fn method() -> Arc<str> {
+        "/nianbao.v1.ReportRegistry/ListReports".into()
+    }
+
+    fn with_header(name: &str) -> http::Request<Body> {
+        http::Request::builder()
+            .header(SUBMITTER_HEADER, name)
+            .body(Body::empty())
+            .expect("a request")
+    }
+
+    #[tokio::test]
+    async fn calls_past_the_in_flight_limit_are_shed_at_once() {
+        let (gate, _dir) = gate(None, false, 2);
+        let first = gate
+            .admit(Access::Read, Some("a"), None, &method())
+            .expect("one");
+        let second = gate
+            .admit(Access::Read, Some("b"), None, &method())
+            .expect("two");
+        let refused = gate
+            .admit(Access::Read, Some("c"), None, &method())
+            .expect_err("a third is shed");
+        assert_eq!(refused.reason(), reason::OVERLOADED);
+        assert!(matches!(refused, ApiError::RetryLater { .. }));
+        drop(first);
+        let third = gate.admit(Access::Read, Some("c"), None, &method());
+        assert!(third.is_ok(), "a finished call frees its place");
+        drop((second, third));
+    }
+
+    #[tokio::test]
+    async fn the_header_names_the_caller_only_in_plaintext() {
+        let request = with_header("platform-a");
+        let peer = PeerInfo {
+            remote: None,
+            identity: Some("cert-identity".into()),
+        };
+        let (plain, _d1) = gate(None, false, 8);
+        assert_eq!(
+            plain.identity(&request, None).as_deref(),
+            Some("platform-a")
+        );
+        let (tls, _d2) = gate(None, true, 8);
+        assert_eq!(
+            tls.identity(&request, Some(&peer)).as_deref(),
+            Some("cert-identity")
+        );
+        assert_eq!(
+            tls.identity(&request, None),
+            None,
+            "no certificate, no identity"
+        );
+        let long = with_header(&"x".repeat(MAX_DECLARED_IDENTITY + 1));
+        assert_eq!(plain.identity(&long, None), None);
+    }
+
+    #[tokio::test]
+    async fn the_policy_decides_and_a_reload_swaps_it() {
+        let text = "[[caller]]\nidentity = \"a\"\nroles = [\"reader\"]\nread_scopes = [\"32\"]\n";
+        let (gate, dir) = gate(Some(text), true, 8);
+        let no_identity = gate
+            .admit(Access::Read, None, None, &method())
+            .expect_err("none");
+        assert_eq!(no_identity.reason(), reason::IDENTITY_REQUIRED);
+        let unknown = gate
+            .admit(Access::Read, Some("b"), None, &method())
+            .expect_err("b");
+        assert_eq!(unknown.reason(), reason::UNKNOWN_CALLER);
+        let write = gate
+            .admit(Access::Write, Some("a"), None, &method())
+            .expect_err("w");
+        assert_eq!(write.reason(), reason::METHOD_NOT_ALLOWED);
+        let (caller, _permit) = gate
+            .admit(Access::Read, Some("a"), None, &method())
+            .expect("a");
+        assert!(caller.read.contains(Some("320602")) && !caller.read.contains(Some("110101")));
+
+        // A bad file keeps the old policy; a good one replaces it.
+        let path = dir.path().join("policy.toml");
+        std::fs::write(&path, "[[caller]\n").expect("write");
+        assert!(gate.reload().is_err());
+        assert!(gate.admit(Access::Read, Some("a"), None, &method()).is_ok());
+        std::fs::write(&path, text.replace("\"a\"", "\"b\"")).expect("write");
+        assert_eq!(gate.reload().expect("reloaded"), Some(1));
+        assert!(gate.admit(Access::Read, Some("b"), None, &method()).is_ok());
+        let gone = gate
+            .admit(Access::Read, Some("a"), None, &method())
+            .expect_err("a");
+        assert_eq!(gone.reason(), reason::UNKNOWN_CALLER);
+    }
+}
