@@ -823,3 +823,33 @@ fn the_sample_policy_of_pki_init_is_a_policy_the_server_loads() {
         assert!(grant.read.is_national() && grant.write.is_national());
     }
 }
+
+#[tokio::test]
+async fn mutual_tls_without_a_policy_does_not_start() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let ca = ca("nianbao test CA");
+    let (cert, key) = leaf(&ca, "localhost", true, VALID);
+    let write = |name: &str, text: &str| -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("a file");
+        path
+    };
+    let config = Config {
+        data_dir: dir.path().join("data"),
+        tls: Some(TlsFiles {
+            cert: write("server.pem", &cert),
+            key: write("server.key", &key),
+            client_ca: Some(write("ca.pem", &ca.pem)),
+        }),
+        ..Config::default()
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let refused = serve_on(listener, config, std::future::pending())
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(refused, nianbao::service::ServeError::PolicyRequired),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("--policy"), "{refused}");
+}

@@ -28,8 +28,9 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
+use nianbao::pb::report_registry_client::ReportRegistryClient;
 use nianbao::pb::report_validator_client::ReportValidatorClient;
-use nianbao::pb::ListRulesRequest;
+use nianbao::pb::{ListReportsRequest, ListRulesRequest};
 use nianbao::service::transport::Incoming;
 use nianbao::service::{
     identity_of, serve_reloadable, Config, PeerInfo, Reload, ReloadableTls, ServeError, TlsFiles,
@@ -254,9 +255,22 @@ impl Server {
     async fn start(ca: &Ca, server: &Leaf) -> Server {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let files = server_files(dir.path(), ca, server);
+        // Mutual TLS needs an access policy: the clients of these tests may validate.
+        let policy = dir.path().join("policy.toml");
+        let callers: String = [
+            "spiffe://test/loader",
+            "spiffe://test/reader",
+            "good",
+            "loader",
+        ]
+        .iter()
+        .map(|id| format!("[[caller]]\nidentity = \"{id}\"\nroles = [\"validator\"]\n\n"))
+        .collect();
+        std::fs::write(&policy, callers).expect("the policy");
         let config = Config {
             data_dir: dir.path().join("data"),
             tls: Some(files.clone()),
+            policy: Some(policy),
             ..Config::default()
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
@@ -845,6 +859,8 @@ async fn pki_init_makes_files_a_client_uses_against_serve_with_mutual_tls() {
         &format!("{pki_s}/server.key"),
         "--client-ca",
         &format!("{pki_s}/ca.pem"),
+        "--policy",
+        &format!("{pki_s}/policy.toml"),
     ]);
     assert!(
         running.seen.iter().any(|l| l.contains("mutual TLS")),
@@ -907,10 +923,11 @@ async fn sighup_reloads_the_certificates_and_a_bad_file_keeps_the_old_ones() {
         .expect("run pki init");
     assert_eq!(out.status.code(), Some(0));
     let data = utf8(&dir.path().join("data"));
-    let (cert, key, ca) = (
+    let (cert, key, ca, policy) = (
         pki.join("server.pem"),
         pki.join("server.key"),
         pki.join("ca.pem"),
+        pki.join("policy.toml"),
     );
     let mut running = start_serving(&[
         "--addr",
@@ -923,6 +940,8 @@ async fn sighup_reloads_the_certificates_and_a_bad_file_keeps_the_old_ones() {
         &utf8(&key),
         "--client-ca",
         &utf8(&ca),
+        "--policy",
+        &utf8(&policy),
     ]);
     let read = |p: &Path| std::fs::read_to_string(p).expect("a PEM file");
     let tls = || {
@@ -964,6 +983,30 @@ async fn sighup_reloads_the_certificates_and_a_bad_file_keeps_the_old_ones() {
         .check(HealthCheckRequest::default())
         .await
         .expect("served after the reload");
+    // The access policy follows the same signal: a bad file keeps the old one, a good
+    // one without "loader" shuts it out of the registry at once.
+    let registry = |channel| ReportRegistryClient::new(channel);
+    let sample = read(&policy);
+    write(&policy, "[[caller]\n");
+    hup(running.child.id());
+    let line = running.wait_for("cannot reload the access policy");
+    assert!(line.contains("ERROR"), "{line}");
+    let channel = tonic_channel(running.addr, tls()).await.expect("a channel");
+    registry(channel)
+        .list_reports(ListReportsRequest::default())
+        .await
+        .expect("the old policy lets loader list");
+    write(&policy, &sample.replace("\"loader\"", "\"someone-else\""));
+    hup(running.child.id());
+    let line = running.wait_for("reloaded the access policy");
+    assert!(line.contains("INFO"), "{line}");
+    let channel = tonic_channel(running.addr, tls()).await.expect("a channel");
+    let refused = registry(channel)
+        .list_reports(ListReportsRequest::default())
+        .await
+        .expect_err("loader is no longer in the policy");
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+
     // The server's logs never show a private key.
     let logs = running.seen.join("\n");
     assert!(!logs.contains("PRIVATE KEY"), "{logs}");
