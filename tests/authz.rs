@@ -481,6 +481,21 @@ async fn every_rpc_for_every_caller() {
         }
     }
     assert_eq!(cells, KINDS.len() * RPCS.len());
+    // Health stays open to every certified caller, listed in the policy or not.
+    for kind in [Kind::Unknown, Kind::Validator, Kind::ReaderOut] {
+        let mut health = tonic_health::pb::health_client::HealthClient::new(world.channel(kind));
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest::default())
+            .await
+            .unwrap_or_else(|e| panic!("{kind:?}: health: {e:?}"))
+            .into_inner()
+            .status;
+        assert_eq!(
+            status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{kind:?}"
+        );
+    }
     assert!(
         wrong.is_empty(),
         "{} cells wrong:\n{}",
