@@ -33,7 +33,8 @@ use nianbao::pb::report_validator_client::ReportValidatorClient;
 use nianbao::pb::{ListReportsRequest, ListRulesRequest};
 use nianbao::service::transport::Incoming;
 use nianbao::service::{
-    identity_of, serve_reloadable, Config, PeerInfo, Reload, ReloadableTls, ServeError, TlsFiles,
+    identity_of, serve_reloadable, Config, PeerInfo, Reload, ReloadableTls, ServeError, Shutdown,
+    TlsFiles,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_nianbao");
@@ -280,9 +281,9 @@ impl Server {
         let done = tokio::spawn(serve_reloadable(
             listener,
             config,
-            async {
+            Shutdown::when(async {
                 let _ = stopped.await;
-            },
+            }),
             reload.clone(),
         ));
         Server {

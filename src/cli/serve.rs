@@ -1,7 +1,8 @@
 //! `nianbao serve`: the gRPC server (`nianbao::service`). Every setting is a flag
 //! with a `NIANBAO_*` environment twin; with none, it listens on 127.0.0.1:50051
-//! with its store in `./data`. SIGTERM or SIGINT drains and stops it; SIGHUP reloads
-//! the TLS certificates.
+//! with its store in `./data`. SIGTERM or SIGINT drains and stops it, waiting for open
+//! connections at most `--shutdown-grace-secs` (a second signal stops the wait); SIGHUP
+//! reloads the TLS certificates and the access policy.
 //!
 //! Plaintext is served on loopback addresses only: another address needs TLS
 //! (`--tls-cert`, `--tls-key`, and `--client-ca` for mutual TLS) or `--insecure`.
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use nianbao::service::{serve, Config, Reload, TlsFiles};
+use nianbao::service::{serve, Config, Reload, Shutdown, TlsFiles};
 
 use super::Status;
 
@@ -119,6 +120,34 @@ pub struct ServeArgs {
     #[arg(long, env = "NIANBAO_INSECURE", value_parser = clap::builder::BoolishValueParser::new())]
     insecure: bool,
 
+    /// Seconds shutdown (SIGTERM, SIGINT) waits for open connections to finish their
+    /// requests before closing them; a second signal stops the wait at once.
+    #[arg(long, env = "NIANBAO_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    shutdown_grace_secs: u64,
+
+    /// Seconds a new connection has to finish its TLS handshake and send the HTTP/2
+    /// preface; a connection still silent then is closed.
+    #[arg(long, env = "NIANBAO_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10)]
+    handshake_timeout_secs: u64,
+
+    /// Seconds a connection may have no request open before it is closed (GOAWAY);
+    /// 0: never.
+    #[arg(long, env = "NIANBAO_IDLE_TIMEOUT_SECS", default_value_t = 300)]
+    idle_timeout_secs: u64,
+
+    /// Seconds between HTTP/2 pings on every connection, to find dead peers; 0: no pings.
+    #[arg(long, env = "NIANBAO_KEEPALIVE_INTERVAL_SECS", default_value_t = 60)]
+    keepalive_interval_secs: u64,
+
+    /// Seconds a ping may go unanswered before its connection is closed.
+    #[arg(long, env = "NIANBAO_KEEPALIVE_TIMEOUT_SECS", default_value_t = 20)]
+    keepalive_timeout_secs: u64,
+
+    /// Connections open at once; one beyond them is closed at once (logged at most
+    /// every 10 seconds).
+    #[arg(long, env = "NIANBAO_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
+
     /// Log format on stderr.
     #[arg(long, env = "NIANBAO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -166,6 +195,14 @@ impl ServeArgs {
                 _ => None,
             },
             insecure: self.insecure,
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            handshake_timeout: Duration::from_secs(self.handshake_timeout_secs.max(1)),
+            idle_timeout: (self.idle_timeout_secs > 0)
+                .then(|| Duration::from_secs(self.idle_timeout_secs)),
+            keepalive_interval: (self.keepalive_interval_secs > 0)
+                .then(|| Duration::from_secs(self.keepalive_interval_secs)),
+            keepalive_timeout: Duration::from_secs(self.keepalive_timeout_secs.max(1)),
+            max_connections: self.max_connections.max(1),
         }
     }
 }
@@ -187,7 +224,9 @@ pub fn run(args: ServeArgs) -> Status {
         if let Err(e) = reload.on_sighup() {
             tracing::error!(error = %e, "cannot listen for SIGHUP: certificates will not be reloaded");
         }
-        serve(args.config(), shutdown_signal(), reload).await
+        let shutdown = Shutdown::new();
+        tokio::spawn(forward_stop_signals(shutdown.clone()));
+        serve(args.config(), shutdown, reload).await
     });
     match served {
         Ok(()) => Status::Clean,
@@ -198,31 +237,44 @@ pub fn run(args: ServeArgs) -> Status {
     }
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Asks `shutdown` to stop on every SIGINT (Ctrl-C) or SIGTERM: the first drains, the
+/// second stops the drain's wait.
+async fn forward_stop_signals(shutdown: Shutdown) {
     #[cfg(unix)]
-    let terminate = async {
+    {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+        let (mut interrupt, mut terminate) = match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(i), Ok(t)) => (i, t),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "cannot listen for SIGINT and SIGTERM");
+                return;
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
+        };
+        loop {
+            let name = tokio::select! {
+                Some(()) = interrupt.recv() => "SIGINT",
+                Some(()) = terminate.recv() => "SIGTERM",
+                else => return,
+            };
+            match shutdown.requests() {
+                0 => tracing::info!("{name} received"),
+                _ => tracing::warn!("{name} received again: closing the open connections now"),
             }
+            shutdown.request();
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => tracing::info!("SIGINT received"),
-        _ = terminate => tracing::info!("SIGTERM received"),
+    {
+        loop {
+            if let Err(e) = tokio::signal::ctrl_c().await {
+                tracing::error!(error = %e, "cannot listen for Ctrl-C");
+                return;
+            }
+            tracing::info!("Ctrl-C received");
+            shutdown.request();
+        }
     }
 }

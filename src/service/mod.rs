@@ -26,7 +26,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tonic::codec::CompressionEncoding;
-use tonic::transport::Server;
+use tonic::service::{RecoverErrorLayer, Routes};
+use tower::{ServiceBuilder, ServiceExt};
 
 use crate::pb::report_admin_server::ReportAdminServer;
 use crate::pb::report_registry_server::ReportRegistryServer;
@@ -35,8 +36,8 @@ use crate::store::{Store, StoreConfig};
 use admin::Admin;
 use audit::AuditLog;
 use registry::Registry;
-use transport::Incoming;
-pub use transport::{identity_of, PeerInfo, Reload, ReloadableTls, TlsError, TlsFiles};
+pub use transport::{identity_of, PeerInfo, Reload, ReloadableTls, Shutdown, TlsError, TlsFiles};
+use transport::{AcceptLimits, ConnectionSettings, HttpService, Incoming};
 use validator::Validator;
 
 /// HTTP/2 flow-control window of one stream: a request of 1 MiB goes in one window.
@@ -84,6 +85,20 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Serve plaintext on an address that is not a loopback address.
     pub insecure: bool,
+    /// How long shutdown waits for open connections to finish before closing them.
+    pub shutdown_grace: Duration,
+    /// How long a connection may take from accept to the end of its HTTP/2 client
+    /// preface (its TLS handshake included) before it is closed.
+    pub handshake_timeout: Duration,
+    /// How long a connection may have no open stream before it is closed (GOAWAY);
+    /// `None`: no limit.
+    pub idle_timeout: Option<Duration>,
+    /// How often every connection is pinged (HTTP/2 PING); `None`: never.
+    pub keepalive_interval: Option<Duration>,
+    /// How long a ping may go unanswered before its connection is closed.
+    pub keepalive_timeout: Duration,
+    /// Connections open at once; one beyond them is closed at once.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -107,6 +122,12 @@ impl Default for Config {
             max_in_flight: 1024,
             tls: None,
             insecure: false,
+            shutdown_grace: Duration::from_secs(30),
+            handshake_timeout: transport::HANDSHAKE_TIMEOUT,
+            idle_timeout: Some(Duration::from_secs(300)),
+            keepalive_interval: Some(Duration::from_secs(60)),
+            keepalive_timeout: Duration::from_secs(20),
+            max_connections: transport::MAX_CONNECTIONS,
         }
     }
 }
@@ -119,8 +140,6 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("the server failed: {0}")]
-    Transport(#[from] tonic::transport::Error),
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
     #[error(transparent)]
@@ -140,13 +159,9 @@ pub enum ServeError {
     PolicyRequired,
 }
 
-/// Binds `config.addr` and runs the server until `shutdown` resolves, reloading its
-/// files on each `reload` (see [`serve_reloadable`]).
-pub async fn serve(
-    config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    reload: Reload,
-) -> Result<(), ServeError> {
+/// Binds `config.addr` and runs the server until `shutdown` is requested, reloading
+/// its files on each `reload` (see [`serve_reloadable`]).
+pub async fn serve(config: Config, shutdown: Shutdown, reload: Reload) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|source| ServeError::Bind {
@@ -156,20 +171,21 @@ pub async fn serve(
     serve_reloadable(listener, config, shutdown, reload).await
 }
 
-/// [`serve_reloadable`] with a reload signal that never fires.
 /// [`serve_reloadable`] without reloads: runs the server on `listener` until
-/// `shutdown` resolves.
+/// `shutdown` resolves (one stop request: the drain has its whole grace period).
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    serve_reloadable(listener, config, shutdown, Reload::new()).await
+    serve_reloadable(listener, config, Shutdown::when(shutdown), Reload::new()).await
 }
 
-/// Runs the server on `listener` until `shutdown` resolves, then drains: health
+/// Runs the server on `listener` until `shutdown` is requested, then drains: health
 /// turns NOT_SERVING, open streams end, no new requests are taken, in-flight ones
-/// finish, the audit log is drained, the store is flushed. A store that cannot be
+/// finish — for at most `config.shutdown_grace`, or until `shutdown` is requested a
+/// second time; the connections left are then closed — the audit log is drained, the
+/// store is flushed. A store that cannot be
 /// opened does not stop the server: validation is served, the registry and the admin
 /// service answer UNAVAILABLE and their health says NOT_SERVING.
 ///
@@ -180,7 +196,7 @@ pub async fn serve_on(
 pub async fn serve_reloadable(
     listener: tokio::net::TcpListener,
     config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: Shutdown,
     reload: Reload,
 ) -> Result<(), ServeError> {
     let local = listener.local_addr().map_err(|source| ServeError::Bind {
@@ -312,14 +328,14 @@ pub async fn serve_reloadable(
         None => "plaintext",
     };
     tracing::info!(addr = %local, transport, "serving nianbao.v1");
-    let incoming = match tls {
-        Some(tls) => Incoming::tls(listener, tls),
-        None => Incoming::plain(listener),
+    let limits = AcceptLimits {
+        handshake_timeout: config.handshake_timeout,
+        max_connections: config.max_connections,
     };
+    let incoming = Incoming::with_limits(listener, tls, limits);
 
     let draining = health.clone();
-    let signal = async move {
-        shutdown.await;
+    let drained = async move {
         tracing::info!("shutting down: draining in-flight requests");
         // Open watch and export streams end; unary requests finish.
         let _ = drain.send(true);
@@ -332,13 +348,20 @@ pub async fn serve_reloadable(
         draining.set_not_serving::<ReportAdminServer<Admin>>().await;
     };
 
+    let mut routes = Routes::builder();
+    routes
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(validator)
+        .add_service(registry)
+        .add_service(admin);
     let max_request_bytes = config.max_request_bytes;
-    let served = Server::builder()
-        .max_concurrent_streams(config.max_concurrent_streams)
-        // HTTP/2's default 64 KiB windows hold a connection's reports back after a few
-        // concurrent 6-9 KB messages, each released only by a WINDOW_UPDATE round trip.
-        .initial_stream_window_size(STREAM_WINDOW_BYTES)
-        .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
+    // The layers, outermost first (as tonic's `Server` stacks them): errors become
+    // statuses; the contract's statuses; one span per RPC; the trust boundary; the
+    // deadline.
+    let service = ServiceBuilder::new()
+        .layer(RecoverErrorLayer::new())
         .layer(tower::util::MapResponseLayer::new(move |r| {
             edge::caller_errors(r, max_request_bytes)
         }))
@@ -362,18 +385,22 @@ pub async fn serve_reloadable(
         .layer(edge::DeadlineLayer {
             default: config.request_timeout,
         })
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(validator)
-        .add_service(registry)
-        // `Server::tcp_nodelay` applies only to listeners tonic binds itself: `Incoming`
-        // sets it on the accepted connections (Nagle held responses back up to 40 ms).
-        .add_service(admin)
-        .serve_with_incoming_shutdown(incoming, signal)
-        .await;
+        .service(routes.routes().prepare());
+    let service: HttpService =
+        tower::util::BoxCloneService::new(service.map_response(|r| r.map(tonic::body::Body::new)));
+    let settings = ConnectionSettings {
+        max_concurrent_streams: config.max_concurrent_streams,
+        // HTTP/2's default 64 KiB windows hold a connection's reports back after a few
+        // concurrent 6-9 KB messages, each released only by a WINDOW_UPDATE round trip.
+        stream_window: STREAM_WINDOW_BYTES,
+        connection_window: CONNECTION_WINDOW_BYTES,
+        keepalive_interval: config.keepalive_interval,
+        keepalive_timeout: config.keepalive_timeout,
+        idle_timeout: config.idle_timeout,
+        shutdown_grace: config.shutdown_grace,
+    };
+    transport::serve_connections(incoming, service, &settings, &shutdown, drained).await;
     reloads.abort();
-    served?;
 
     // The audit records of the last calls, then the final flush.
     audit.close().await;
