@@ -203,8 +203,9 @@ fn literal(block: &mut Vec<u8>, name: &str, value: &str) {
 }
 
 /// A raw client that sends the preface (announcing a 16-byte stream window) and an
-/// ExportReports request over everything, then never reads, never acknowledges and
-/// never opens a window: the server's answer stalls after 16 bytes.
+/// ExportReports request over everything, reads until the answer's first bytes, then
+/// never reads again, never acknowledges and never opens a window: the server's answer
+/// stalls after 16 bytes.
 fn raw_stalled_export(addr: SocketAddr) -> TcpStream {
     let mut tcp = TcpStream::connect(addr).expect("connect");
     let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
@@ -224,7 +225,21 @@ fn raw_stalled_export(addr: SocketAddr) -> TcpStream {
     out.extend(frame(1, 0x4, 1, &headers)); // HEADERS, END_HEADERS
     out.extend(frame(0, 0x1, 1, &[0, 0, 0, 0, 0])); // DATA: an empty message, END_STREAM
     tcp.write_all(&out).expect("send the request");
-    tcp
+    // Reads until the first bytes of the answer's first message: then the stream
+    // cannot end (not even on the drain's status) before its window opens again.
+    tcp.set_read_timeout(Some(GUARD)).expect("a read guard");
+    loop {
+        let mut header = [0u8; 9];
+        tcp.read_exact(&mut header).expect("a frame header");
+        let len =
+            usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
+        let mut payload = vec![0u8; len];
+        tcp.read_exact(&mut payload).expect("a frame");
+        let stream = u32::from_be_bytes([header[5], header[6], header[7], header[8]]) & 0x7fff_ffff;
+        if header[3] == 0 && stream == 1 && len > 0 {
+            return tcp;
+        }
+    }
 }
 
 /// An `h2` client that starts an export and never reads its answer (it never gives
@@ -277,6 +292,12 @@ fn stall_two_exports(rt: &tokio::runtime::Runtime, server: &Running) -> (TcpStre
             .expect("a guard against hangs")
             .expect("the export's headers");
         assert_eq!(response.status(), 200);
+        // The first bytes of the first message, and never the window back.
+        let mut response = response;
+        let first = tokio::time::timeout(GUARD, response.body_mut().data())
+            .await
+            .expect("a guard against hangs");
+        assert!(matches!(first, Some(Ok(_))), "{first:?}");
         (client, response)
     });
     (raw, held)
@@ -495,6 +516,7 @@ fn out_of_descriptors_the_accept_loop_backs_off_and_the_server_recovers() {
     let elapsed = started.elapsed();
     drop(silent);
 
+    eprintln!("under attack: {used:?} of CPU in {elapsed:?}");
     // A spinning accept loop would use a whole core for the whole time.
     assert!(
         used.as_secs_f64() < 0.5 * elapsed.as_secs_f64(),
