@@ -691,3 +691,355 @@ async fn admin_exports_audit_records_and_follows_until_the_server_drains() {
     }
     stopping.await.expect("stopped");
 }
+
+/// Asserts that `result` is INVALID_ARGUMENT with an `ErrorInfo`, a `BadRequest`
+/// naming `field`, and a message and details far smaller than the 16 KiB of trailers
+/// clients accept.
+#[track_caller]
+fn assert_bounded_invalid<T: std::fmt::Debug>(result: Result<T, tonic::Status>, field: &str) {
+    let status = result.expect_err(field);
+    assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status:?}");
+    assert_eq!(reason(&status), "INVALID_ARGUMENT", "{field}");
+    let fields: Vec<String> = status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default();
+    assert!(fields.iter().any(|f| f == field), "{field}: {fields:?}");
+    // On the wire: grpc-message percent-encoded (at most 3 bytes a byte), the
+    // details in base64.
+    let wire = 3 * status.message().len() + status.details().len().div_ceil(3) * 4;
+    assert!(
+        wire < 4 * 1024,
+        "{field}: {wire} bytes of trailers: {:?}",
+        status.message()
+    );
+}
+
+/// Fields whose value is only valid when short (or not at all): each at 10 kB and at
+/// 1 MB is INVALID_ARGUMENT naming it, and its error repeats a short prefix only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_strings_in_any_field_are_refused_with_small_errors() {
+    use nianbao::pb::{
+        validate_report_request, ExportReportsRequest, ListReportRevisionsRequest,
+        ValidateReportRequest,
+    };
+    let server = Server::start(|_, _| {}).await;
+    let channel = server.channel().await;
+    let mut registry = ReportRegistryClient::new(channel.clone());
+    let mut validator = ReportValidatorClient::new(channel);
+    let name = "agencies/long-strings/reports/2021".to_string();
+    let published = |charset: &str, url: &str, label: &str| PublishedText {
+        content: corpus("003_pingtan_2021.txt"),
+        charset: charset.into(),
+        url: url.into(),
+        label: label.into(),
+    };
+    for size in [10_000, 1 << 20] {
+        // Mixed: ASCII, a control character and CJK, so escaping and character
+        // boundaries are exercised too.
+        let long: String = "a\u{1b}崇".chars().cycle().take(size).collect();
+        let l = || long.clone();
+
+        for (field, r) in [
+            (
+                "name",
+                registry
+                    .get_report(GetReportRequest {
+                        name: l(),
+                        revision: 0,
+                    })
+                    .await
+                    .map(drop),
+            ),
+            (
+                "name",
+                registry
+                    .list_report_revisions(ListReportRevisionsRequest { name: l() })
+                    .await
+                    .map(drop),
+            ),
+        ] {
+            assert_bounded_invalid(r, field);
+        }
+
+        let withdraw = |f: &dyn Fn(&mut WithdrawReportRequest)| {
+            let mut w = WithdrawReportRequest {
+                name: name.clone(),
+                reason: "a reason".into(),
+                ..Default::default()
+            };
+            f(&mut w);
+            w
+        };
+        for (field, request) in [
+            ("name", withdraw(&|w| w.name = l())),
+            ("reason", withdraw(&|w| w.reason = l())),
+            ("etag", withdraw(&|w| w.etag = l())),
+            ("request_id", withdraw(&|w| w.request_id = l())),
+        ] {
+            assert_bounded_invalid(registry.withdraw_report(request).await, field);
+        }
+
+        let submit = |f: &dyn Fn(&mut SubmitReportRequest)| {
+            let mut s = SubmitReportRequest {
+                input: text("003_pingtan_2021.txt"),
+                agency_id: "long-strings".into(),
+                ..Default::default()
+            };
+            f(&mut s);
+            s
+        };
+        let submit_text = |t: PublishedText| {
+            submit(&|s| s.input = Some(submit_report_request::Input::Text(t.clone())))
+        };
+        for (field, request) in [
+            ("agency_id", submit(&|s| s.agency_id = l())),
+            ("request_id", submit(&|s| s.request_id = l())),
+            ("etag", submit(&|s| s.etag = l())),
+            ("text.charset", submit_text(published(&long, "", ""))),
+            ("text.url", submit_text(published("", &long, ""))),
+            ("text.label", submit_text(published("", "", &long))),
+        ] {
+            assert_bounded_invalid(registry.submit_report(request).await, field);
+        }
+
+        for (field, t) in [
+            ("text.charset", published(&long, "", "")),
+            ("text.url", published("", &long, "")),
+            ("text.label", published("", "", &long)),
+        ] {
+            assert_bounded_invalid(
+                validator
+                    .parse_report(ParseReportRequest {
+                        text: Some(t.clone()),
+                    })
+                    .await,
+                field,
+            );
+            assert_bounded_invalid(
+                validator
+                    .validate_report(ValidateReportRequest {
+                        input: Some(validate_report_request::Input::Text(t)),
+                        previous: None,
+                    })
+                    .await,
+                field,
+            );
+        }
+
+        let filters = [
+            (
+                "filter.agency_id",
+                ReportFilter {
+                    agency_id: l(),
+                    ..Default::default()
+                },
+            ),
+            (
+                "filter.division_prefix",
+                ReportFilter {
+                    division_prefix: l(),
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (field, filter) in filters {
+            assert_bounded_invalid(
+                registry
+                    .list_reports(ListReportsRequest {
+                        filter: Some(filter.clone()),
+                        ..Default::default()
+                    })
+                    .await,
+                field,
+            );
+            assert_bounded_invalid(
+                registry
+                    .aggregate_reports(AggregateReportsRequest {
+                        filter: Some(filter.clone()),
+                        ..Default::default()
+                    })
+                    .await,
+                field,
+            );
+            assert_bounded_invalid(
+                registry
+                    .export_reports(ExportReportsRequest {
+                        filter: Some(filter),
+                    })
+                    .await
+                    .map(drop),
+                field,
+            );
+        }
+        assert_bounded_invalid(
+            registry
+                .list_reports(ListReportsRequest {
+                    page_token: l(),
+                    ..Default::default()
+                })
+                .await,
+            "page_token",
+        );
+    }
+    server.stop().await;
+}
+
+/// The strict inputs: negative page sizes, years not written as four digits, chosen
+/// ids starting or ending with `-`, control and bidi characters in free text, and a
+/// malformed `x-nianbao-submitter`: each INVALID_ARGUMENT naming its field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_inputs_are_refused_naming_their_field() {
+    use tonic::metadata::AsciiMetadataValue;
+    let server = Server::start(|_, _| {}).await;
+    let mut registry = ReportRegistryClient::new(server.channel().await);
+
+    for page_size in [-1, i32::MIN] {
+        assert_bounded_invalid(
+            registry
+                .list_reports(ListReportsRequest {
+                    page_size,
+                    ..Default::default()
+                })
+                .await,
+            "page_size",
+        );
+    }
+    registry
+        .list_reports(ListReportsRequest::default())
+        .await
+        .expect("page_size 0: the default");
+
+    for name in [
+        "agencies/x/reports/02021",
+        "agencies/x/reports/+2021",
+        "agencies/x/reports/2021 ",
+        "agencies/-/reports/2021",
+        "agencies/-x/reports/2021",
+        "agencies/x-/reports/2021",
+    ] {
+        let got = registry
+            .get_report(GetReportRequest {
+                name: name.into(),
+                revision: 0,
+            })
+            .await;
+        assert_bounded_invalid(got, "name");
+    }
+    for agency_id in ["-", "-x", "x-"] {
+        let got = registry
+            .submit_report(SubmitReportRequest {
+                input: text("003_pingtan_2021.txt"),
+                agency_id: agency_id.into(),
+                ..Default::default()
+            })
+            .await;
+        assert_bounded_invalid(got, "agency_id");
+        let got = registry
+            .list_reports(ListReportsRequest {
+                filter: Some(ReportFilter {
+                    agency_id: agency_id.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await;
+        assert_bounded_invalid(got, "filter.agency_id");
+    }
+
+    // Stored, so that a withdrawal gets as far as its reason.
+    registry
+        .submit_report(SubmitReportRequest {
+            input: text("003_pingtan_2021.txt"),
+            agency_id: "strict".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("stored");
+    let name = "agencies/strict/reports/2021";
+    for reason in [
+        "wrong\0year",
+        "\u{1b}[2Jgone",
+        "see \u{202e}txt.exe",
+        "a\u{2066}b",
+        "x\u{85}",
+    ] {
+        let got = registry
+            .withdraw_report(WithdrawReportRequest {
+                name: name.into(),
+                reason: reason.into(),
+                ..Default::default()
+            })
+            .await;
+        assert_bounded_invalid(got, "reason");
+    }
+    for (field, t) in [
+        (
+            "text.charset",
+            PublishedText {
+                charset: "GBK\0".into(),
+                ..Default::default()
+            },
+        ),
+        (
+            "text.url",
+            PublishedText {
+                url: "https://x/\u{202e}".into(),
+                ..Default::default()
+            },
+        ),
+        (
+            "text.label",
+            PublishedText {
+                label: "a\u{7}b".into(),
+                ..Default::default()
+            },
+        ),
+    ] {
+        let got = registry
+            .submit_report(SubmitReportRequest {
+                input: Some(submit_report_request::Input::Text(PublishedText {
+                    content: corpus("003_pingtan_2021.txt"),
+                    ..t
+                })),
+                agency_id: "strict".into(),
+                ..Default::default()
+            })
+            .await;
+        assert_bounded_invalid(got, field);
+    }
+    // Line feeds and tabs are allowed in a reason.
+    registry
+        .withdraw_report(WithdrawReportRequest {
+            name: name.into(),
+            reason: "submitted twice:\n\tsee 2021-b".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("withdrawn");
+
+    let long = "x".repeat(10_000);
+    let headers: [&[u8]; 5] = [
+        &long.as_bytes()[..257],
+        long.as_bytes(),
+        b"platform\ta",
+        b"platform-\xe5\xb4\x87",
+        b"platform-\xff",
+    ];
+    for header in headers {
+        let mut request = tonic::Request::new(ListReportsRequest::default());
+        request.metadata_mut().insert(
+            "x-nianbao-submitter",
+            AsciiMetadataValue::try_from(header).expect("a header value"),
+        );
+        assert_bounded_invalid(registry.list_reports(request).await, "x-nianbao-submitter");
+    }
+    let mut request = tonic::Request::new(ListReportsRequest::default());
+    request.metadata_mut().insert(
+        "x-nianbao-submitter",
+        AsciiMetadataValue::from_static("platform a"),
+    );
+    registry.list_reports(request).await.expect("a good name");
+    server.stop().await;
+}

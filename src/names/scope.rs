@@ -14,7 +14,10 @@ const DIVISION_LEN: usize = 6;
 
 /// A prefix that is not 0 to 6 ASCII digits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a division-code prefix is 0 to 6 digits (\"\" national, \"32\" a province, \"3206\" a city), not {0:?}")]
+#[error(
+    "a division-code prefix is 0 to 6 digits (\"\" national, \"32\" a province, \"3206\" a city), not {}",
+    super::echo(.0)
+)]
 pub struct ScopeError(pub String);
 
 /// A set of divisions as division-code prefixes, kept minimal: no prefix lies under

@@ -15,7 +15,7 @@ use super::stored::StoredGetReport;
 use super::{blocking, input, Config};
 use crate::aggregate::{self, Grouping};
 use crate::ingest;
-use crate::names::{AgencyId, NameError, ReportName};
+use crate::names::{check_free_text, echo, AgencyId, NameError, ReportName};
 use crate::pb::report_registry_server::ReportRegistry;
 use crate::pb::{
     AggregateReportsRequest, AggregateReportsResponse, ExportReportsRequest, ExportReportsResponse,
@@ -105,13 +105,23 @@ impl Registry {
             })
     }
 
-    fn page_size(&self, asked: i32) -> usize {
-        let n = if asked <= 0 {
-            self.default_page_size
-        } else {
-            (asked as u32).min(self.max_page_size)
+    /// The page size for a request's `page_size`: 0 the default, larger than the
+    /// maximum lowered to it, negative refused (AIP-158).
+    fn page_size(&self, asked: i32) -> Result<usize, ApiError> {
+        let n = match u32::try_from(asked) {
+            Err(_) => {
+                return Err(ApiError::field(
+                    "page_size",
+                    format!(
+                        "{asked} is negative: give 0 for the default ({}) or up to {}",
+                        self.default_page_size, self.max_page_size
+                    ),
+                ))
+            }
+            Ok(0) => self.default_page_size,
+            Ok(n) => n.min(self.max_page_size),
         };
-        n as usize
+        Ok(n as usize)
     }
 }
 
@@ -134,7 +144,10 @@ fn key_field(field: &str, value: String) -> Result<Option<String>, ApiError> {
     if value.len() > MAX_KEY_BYTES || !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return Err(ApiError::field(
             field,
-            format!("at most {MAX_KEY_BYTES} printable ASCII characters"),
+            format!(
+                "at most {MAX_KEY_BYTES} printable ASCII characters, not {}",
+                echo(&value)
+            ),
         ));
     }
     Ok(Some(value))
@@ -149,7 +162,10 @@ pub(super) fn filter(f: Option<ReportFilter>, caller: &Caller) -> Result<ListFil
         if p.len() > 6 || !p.bytes().all(|b| b.is_ascii_digit()) {
             bad.push((
                 "filter.division_prefix".to_string(),
-                format!("1 to 6 digits of an administrative division code (32, 3206, 320602), not {p:?}"),
+                format!(
+                    "1 to 6 digits of an administrative division code (32, 3206, 320602), not {}",
+                    echo(p)
+                ),
             ));
         }
     }
@@ -270,7 +286,7 @@ impl ReportRegistry for Registry {
         let store = self.store()?;
         let r = request.into_inner();
         let filter = filter(r.filter, &caller)?;
-        let limit = self.page_size(r.page_size);
+        let limit = self.page_size(r.page_size)?;
         let cursor = if r.page_token.is_empty() {
             None
         } else {
@@ -335,8 +351,13 @@ impl ReportRegistry for Registry {
         } else if reason_text.chars().count() > MAX_REASON_CHARS {
             bad.push((
                 "reason".to_string(),
-                format!("at most {MAX_REASON_CHARS} characters"),
+                format!(
+                    "at most {MAX_REASON_CHARS} characters, not {}",
+                    reason_text.chars().count()
+                ),
             ));
+        } else if let Err(e) = check_free_text(&r.reason, true) {
+            bad.push(("reason".to_string(), e.to_string()));
         }
         let etag = key_field("etag", r.etag);
         let request_id = key_field("request_id", r.request_id);
@@ -495,4 +516,68 @@ pub(super) fn shutting_down() -> Status {
         message: "the server is shutting down; reconnect and resume from the last sequence number received".into(),
     }
     .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names::Scope;
+
+    fn registry() -> Registry {
+        let (_, draining) = watch::channel(false);
+        Registry::new(None, &Config::default(), draining)
+    }
+
+    fn violated(e: ApiError) -> Vec<(String, String)> {
+        match e {
+            ApiError::InvalidArgument(v) => v,
+            other => panic!("not a field violation: {other}"),
+        }
+    }
+
+    #[test]
+    fn page_sizes_are_defaulted_capped_and_never_negative() {
+        let r = registry();
+        assert_eq!(r.page_size(0).ok(), Some(50));
+        assert_eq!(r.page_size(7).ok(), Some(7));
+        assert_eq!(r.page_size(i32::MAX).ok(), Some(1000));
+        for asked in [-1, i32::MIN] {
+            let v = violated(r.page_size(asked).expect_err("negative"));
+            assert_eq!(v[0].0, "page_size");
+        }
+    }
+
+    #[test]
+    fn filters_and_keys_echo_a_bounded_prefix() {
+        let caller = Caller::new(
+            "t".into(),
+            None,
+            Scope::national(),
+            Scope::national(),
+            "/m".into(),
+        );
+        let long = "9".repeat(100_000);
+        let v = violated(
+            filter(
+                Some(ReportFilter {
+                    division_prefix: long.clone(),
+                    agency_id: long.clone(),
+                    ..Default::default()
+                }),
+                &caller,
+            )
+            .expect_err("bad filter"),
+        );
+        let fields: Vec<&str> = v.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["filter.division_prefix", "filter.agency_id"]);
+        for (f, d) in &v {
+            assert!(
+                d.len() < 400 && d.contains("(100000 characters)"),
+                "{f}: {d}"
+            );
+        }
+        let v = violated(key_field("etag", long).expect_err("long etag"));
+        assert!(v[0].1.len() < 300, "{}", v[0].1);
+        assert_eq!(key_field("etag", String::new()).ok(), Some(None));
+    }
 }

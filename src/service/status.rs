@@ -6,6 +6,13 @@
 //! `PreconditionFailure` for an etag mismatch, `ResourceInfo` for a missing report.
 //! A caller's mistake is never UNKNOWN or INTERNAL. The matches have no wildcard
 //! arm, so a new error variant must choose its status here.
+//!
+//! Every message that repeats a caller's value repeats it through
+//! [`crate::names::echo`] (a short prefix and its length). As a last safety net the
+//! status's message and every text of its details are cut here too
+//! ([`MAX_MESSAGE_BYTES`], [`MAX_DETAIL_BYTES`], at most [`MAX_VIOLATIONS`] field
+//! violations), so that a status's trailers stay a few KiB whatever an error says:
+//! clients refuse trailers over 16 KiB (grpcio: "metadata size exceeds hard limit").
 
 use std::collections::HashMap;
 
@@ -19,6 +26,21 @@ use crate::store::StoreError;
 
 /// The `ErrorInfo.domain` of every nianbao error.
 pub const DOMAIN: &str = "nianbao.v1";
+
+/// Longest status message, in bytes (`grpc-message` percent-encodes it: up to three
+/// times as many on the wire).
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+/// Longest text of a detail (a field violation's description, a resource name, a
+/// precondition's subject and description), in bytes.
+pub const MAX_DETAIL_BYTES: usize = 512;
+/// Longest field path of a field violation, in bytes.
+const MAX_FIELD_BYTES: usize = 128;
+/// The descriptions of all field violations together, in bytes (each keeps at least
+/// [`MIN_DESCRIPTION_BYTES`]).
+const MAX_DESCRIPTIONS_BYTES: usize = 2048;
+const MIN_DESCRIPTION_BYTES: usize = 64;
+/// Most field violations one status carries; the last says how many more there were.
+pub const MAX_VIOLATIONS: usize = 8;
 
 /// Stable `ErrorInfo.reason` values (part of the contract; README lists them).
 pub mod reason {
@@ -265,23 +287,64 @@ macro_rules! status_from {
 
 status_from!(StoreError, IngestError, GroupingError);
 
+/// `text` cut to at most `max` bytes at a character boundary, saying so when cut.
+fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    const MARK: &str = "… (cut)";
+    let mut end = max.saturating_sub(MARK.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{MARK}", &text[..end])
+}
+
+/// The field violations as a `BadRequest` carries them: each text bounded, the
+/// descriptions together too, at most [`MAX_VIOLATIONS`].
+fn bounded_violations(violations: &[(String, String)]) -> Vec<FieldViolation> {
+    let mut budget = MAX_DESCRIPTIONS_BYTES;
+    let mut out: Vec<FieldViolation> = violations
+        .iter()
+        .take(MAX_VIOLATIONS)
+        .map(|(f, d)| {
+            let description = bounded(d, MAX_DETAIL_BYTES.min(budget).max(MIN_DESCRIPTION_BYTES));
+            budget = budget.saturating_sub(description.len());
+            FieldViolation::new(bounded(f, MAX_FIELD_BYTES), description)
+        })
+        .collect();
+    if violations.len() > MAX_VIOLATIONS {
+        if let Some(last) = out.last_mut() {
+            last.description = bounded(
+                &format!(
+                    "{} (and {} more field violations not shown)",
+                    last.description,
+                    violations.len() - MAX_VIOLATIONS
+                ),
+                MAX_DETAIL_BYTES,
+            );
+        }
+    }
+    out
+}
+
 impl From<ApiError> for Status {
     fn from(e: ApiError) -> Status {
-        let message = e.to_string();
+        let message = bounded(&e.to_string(), MAX_MESSAGE_BYTES);
         let mut details = ErrorDetails::new();
         details.set_error_info(e.reason(), DOMAIN, HashMap::<String, String>::new());
         let code = match &e {
             ApiError::InvalidArgument(violations) => {
-                details.set_bad_request(
-                    violations
-                        .iter()
-                        .map(|(f, d)| FieldViolation::new(f.clone(), d.clone()))
-                        .collect::<Vec<_>>(),
-                );
+                details.set_bad_request(bounded_violations(violations));
                 Code::InvalidArgument
             }
             ApiError::NotFound { what, name, .. } => {
-                details.set_resource_info(*what, name.clone(), "", message.clone());
+                details.set_resource_info(
+                    *what,
+                    bounded(name, MAX_DETAIL_BYTES),
+                    "",
+                    bounded(&message, MAX_DETAIL_BYTES),
+                );
                 Code::NotFound
             }
             ApiError::FailedPrecondition {
@@ -292,8 +355,8 @@ impl From<ApiError> for Status {
             } => {
                 details.add_precondition_failure_violation(
                     *violation_type,
-                    subject.clone(),
-                    message.clone(),
+                    bounded(subject, MAX_DETAIL_BYTES),
+                    bounded(message, MAX_DETAIL_BYTES),
                 );
                 Code::FailedPrecondition
             }
@@ -362,6 +425,63 @@ mod tests {
             Some("ETAG")
         );
         assert_eq!(d.error_info().map(|i| i.domain.as_str()), Some(DOMAIN));
+    }
+
+    /// Bytes of the status's headers as sent (grpc-message percent-encoded, details
+    /// in base64).
+    fn wire_bytes(s: &Status) -> usize {
+        let mut headers = http::HeaderMap::new();
+        s.add_header(&mut headers).expect("a status's headers");
+        headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len())
+            .sum()
+    }
+
+    #[test]
+    fn statuses_stay_small_whatever_an_error_says() {
+        let huge = "崇\u{1b}\"".repeat(100_000);
+        let violations = (0..20)
+            .map(|i| (format!("field{i}{huge}"), huge.clone()))
+            .collect();
+        let s: Status = ApiError::InvalidArgument(violations).into();
+        assert!(s.message().len() <= MAX_MESSAGE_BYTES);
+        assert!(s.message().ends_with("… (cut)"), "{}", s.message());
+        let d = s.get_error_details();
+        let v = &d.bad_request().expect("a BadRequest").field_violations;
+        assert_eq!(v.len(), MAX_VIOLATIONS);
+        assert!(v
+            .iter()
+            .all(|v| v.field.len() <= MAX_FIELD_BYTES && v.description.len() <= MAX_DETAIL_BYTES));
+        assert!(v[0].description.ends_with("… (cut)"));
+        assert!(v[MAX_VIOLATIONS - 1]
+            .description
+            .ends_with("(and 12 more field violations not shown)"));
+        assert!(wire_bytes(&s) < 10 * 1024, "{} bytes", wire_bytes(&s));
+
+        for e in [
+            ApiError::NotFound {
+                reason: reason::REPORT_NOT_FOUND,
+                what: "report",
+                name: huge.clone(),
+            },
+            ApiError::FailedPrecondition {
+                reason: reason::ETAG_MISMATCH,
+                subject: huge.clone(),
+                message: huge.clone(),
+                violation_type: "ETAG",
+            },
+            ApiError::PermissionDenied {
+                reason: reason::UNKNOWN_CALLER,
+                message: huge.clone(),
+            },
+        ] {
+            let s: Status = e.into();
+            assert!(s.message().len() <= MAX_MESSAGE_BYTES);
+            assert!(wire_bytes(&s) < 8 * 1024, "{} bytes", wire_bytes(&s));
+        }
+        assert_eq!(bounded("short", 8), "short");
+        assert_eq!(bounded("崇崇崇崇崇崇", 12), "崇… (cut)");
     }
 
     fn code_and_reason(e: impl Into<ApiError>) -> (Code, String) {

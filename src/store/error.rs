@@ -1,7 +1,10 @@
-//! The store's error type.
+//! The store's error type. A caller's value (an etag, a request id, a division
+//! prefix) appears in a message only through [`echo`]: a short prefix and its length.
 
 use std::io;
 use std::path::PathBuf;
+
+use crate::names::echo;
 
 /// Why a store operation failed. Caller mistakes (`NotFound`, `EtagMismatch`,
 /// `InvalidArgument`...) are distinct from trouble with the store itself (`Corrupt`,
@@ -66,8 +69,9 @@ pub enum StoreError {
 
     /// The caller's `expected_etag` is not the report's current etag; nothing was written.
     #[error(
-        "{name} has changed since it was read: the request expected etag {expected}, {}; read \
+        "{name} has changed since it was read: the request expected etag {}, {}; read \
          it again and retry with the current etag",
+        echo(expected),
         describe_current(current)
     )]
     EtagMismatch {
@@ -79,8 +83,9 @@ pub enum StoreError {
 
     /// A request id seen within the idempotency window came back with other content.
     #[error(
-        "request id {request_id:?} was already used for a different request ({detail}); give \
-         each new request a new request id"
+        "request id {} was already used for a different request ({detail}); give \
+         each new request a new request id",
+        echo(request_id)
     )]
     IdempotencyMismatch { request_id: String, detail: String },
 

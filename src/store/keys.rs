@@ -46,7 +46,7 @@ pub(crate) fn parse_name_key(k: &[u8]) -> Option<ReportName> {
     let sep = k.iter().position(|&b| b == NAME_SEPARATOR)?;
     let (agency, rest) = (&k[..sep], &k[sep + 1..]);
     let year: [u8; 4] = rest.try_into().ok()?;
-    let agency = AgencyId::parse(std::str::from_utf8(agency).ok()?).ok()?;
+    let agency = AgencyId::parse_stored(std::str::from_utf8(agency).ok()?).ok()?;
     ReportName::new(agency, i32_from(year)).ok()
 }
 

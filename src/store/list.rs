@@ -38,7 +38,8 @@ impl ListFilter {
         if let Some(p) = &self.division_prefix {
             if p.is_empty() || p.len() > DIVISION_LEN || !p.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(StoreError::InvalidArgument(format!(
-                    "a division prefix is 1 to 6 digits, not {p:?}"
+                    "a division prefix is 1 to 6 digits, not {}",
+                    crate::names::echo(p)
                 )));
             }
         }

@@ -53,8 +53,8 @@ impl Store {
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
             return Err(StoreError::InvalidArgument(format!(
-                "input_sha256 must be 64 lower-case hex digits, not {:?}",
-                s.input_sha256
+                "input_sha256 must be 64 lower-case hex digits, not {}",
+                crate::names::echo(&s.input_sha256)
             )));
         }
         let name_str = s.name.to_string();

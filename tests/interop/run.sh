@@ -3,7 +3,7 @@
 # from proto/ at test time) against running `nianbao serve` processes.
 #
 #   1. a venv in target/interop-venv with tests/interop/requirements.txt (pinned)
-#   2. cargo build --release --locked
+#   2. cargo build --release --locked (into $CARGO_TARGET_DIR when set, else target/)
 #   3. three servers on free loopback ports, each with a fresh data dir:
 #        main   default limits
 #        small  --max-request-bytes 65536 (the oversize tests)
@@ -72,7 +72,13 @@ say "pip install -r tests/interop/requirements.txt"
 
 say "cargo build --release --locked"
 cargo build --release --locked
-BIN="$ROOT/target/release/nianbao"
+# Where cargo put it: $CARGO_TARGET_DIR (relative to the repository when relative).
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+case $TARGET_DIR in
+  /*) ;;
+  *) TARGET_DIR="$ROOT/$TARGET_DIR" ;;
+esac
+BIN="$TARGET_DIR/release/nianbao"
 
 mkdir -p "$LOGS"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nianbao-interop.XXXXXX")

@@ -1,5 +1,12 @@
 //! [`AuthLayer`]: the tower layer in front of every service that authenticates,
 //! authorises, rate-limits and audits each call before any handler runs.
+//!
+//! In plaintext mode a caller names itself in `x-nianbao-submitter`: at most
+//! [`MAX_DECLARED_IDENTITY`] bytes of printable ASCII (space to `~`; spaces at either
+//! end are dropped). Any other value is refused (INVALID_ARGUMENT, the header named as
+//! the field) and audited like every refusal here, never replaced by the peer's
+//! address. An identity appears in a message only through [`echo`] (a certificate's
+//! identity can be long).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,7 +22,7 @@ use tonic::Status;
 use tonic_types::StatusExt;
 
 use super::{Access, Caller, Policy, PolicyError};
-use crate::names::Scope;
+use crate::names::{echo, Scope};
 use crate::service::audit::AuditLog;
 use crate::service::registry::SUBMITTER_HEADER;
 use crate::service::status::{reason, ApiError};
@@ -89,18 +96,20 @@ impl Gate {
             .clone()
     }
 
-    /// The caller's identity: its certificate's (TLS), else its declared name.
-    fn identity(&self, request: &http::Request<Body>, peer: Option<&PeerInfo>) -> Option<String> {
+    /// The caller's identity: its certificate's (TLS), else its declared name (none
+    /// when the header is absent or blank; refused when malformed, see the module docs).
+    fn identity(
+        &self,
+        request: &http::Request<Body>,
+        peer: Option<&PeerInfo>,
+    ) -> Result<Option<String>, ApiError> {
         if self.tls {
-            return peer.and_then(|p| p.identity.clone());
+            return Ok(peer.and_then(|p| p.identity.clone()));
         }
-        request
-            .headers()
-            .get(SUBMITTER_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|s| !s.is_empty() && s.len() <= MAX_DECLARED_IDENTITY)
-            .map(str::to_string)
+        let Some(value) = request.headers().get(SUBMITTER_HEADER) else {
+            return Ok(None);
+        };
+        declared_identity(value.as_bytes())
     }
 
     /// Lets the call in, with its caller and its in-flight permit, or says why not.
@@ -141,7 +150,8 @@ impl Gate {
                     return Err(ApiError::PermissionDenied {
                         reason: reason::UNKNOWN_CALLER,
                         message: format!(
-                            "{identity:?} is not in the access policy; ask the registry's operators to add it"
+                            "{} is not in the access policy; ask the registry's operators to add it",
+                            echo(identity)
                         ),
                     });
                 };
@@ -149,7 +159,8 @@ impl Gate {
                     return Err(ApiError::PermissionDenied {
                         reason: reason::METHOD_NOT_ALLOWED,
                         message: format!(
-                            "{identity:?} may not call {method}: none of its roles allows it"
+                            "{} may not call {method}: none of its roles allows it",
+                            echo(identity)
                         ),
                     });
                 }
@@ -161,7 +172,8 @@ impl Gate {
                         return Err(ApiError::RetryLater {
                             reason: reason::RATE_LIMITED,
                             message: format!(
-                                "{identity:?} is over its request rate; retry in {} ms",
+                                "{} is over its request rate; retry in {} ms",
+                                echo(identity),
                                 wait.as_millis().max(1)
                             ),
                             retry_after: wait,
@@ -191,6 +203,33 @@ impl Gate {
                 })?;
         Ok((caller, permit))
     }
+}
+
+/// The identity declared in `x-nianbao-submitter` (the header's bytes): `None` when
+/// blank, refused when longer than [`MAX_DECLARED_IDENTITY`] or not printable ASCII.
+fn declared_identity(value: &[u8]) -> Result<Option<String>, ApiError> {
+    let refuse = |why: String| {
+        Err(ApiError::field(
+            SUBMITTER_HEADER,
+            format!("{why}; name the caller in at most {MAX_DECLARED_IDENTITY} printable ASCII characters (space to ~)"),
+        ))
+    };
+    if value.len() > MAX_DECLARED_IDENTITY {
+        return refuse(format!("the header has {} bytes", value.len()));
+    }
+    if let Some(i) = value.iter().position(|b| !(0x20..0x7f).contains(b)) {
+        let shown = String::from_utf8_lossy(value);
+        return refuse(format!(
+            "byte {} of {} is 0x{:02x}, not printable ASCII",
+            i + 1,
+            echo(&shown),
+            value[i]
+        ));
+    }
+    // Printable ASCII is UTF-8.
+    let text = String::from_utf8_lossy(value);
+    let text = text.trim();
+    Ok((!text.is_empty()).then(|| text.to_string()))
 }
 
 /// The layer: wraps every service of the server in [`Auth`].
@@ -252,10 +291,16 @@ where
         let method: Arc<str> = request.uri().path().into();
         let peer_info = request.extensions().get::<PeerInfo>().cloned();
         let peer = peer_info.as_ref().and_then(|p| p.remote);
-        let identity = self.gate.identity(&request, peer_info.as_ref());
         let time = SystemTime::now();
         let request_id = request_id_of(&request);
-        match self.gate.admit(access, identity.as_deref(), peer, &method) {
+        let (identity, admitted) = match self.gate.identity(&request, peer_info.as_ref()) {
+            Ok(identity) => {
+                let admitted = self.gate.admit(access, identity.as_deref(), peer, &method);
+                (identity, admitted)
+            }
+            Err(refused) => (None, Err(refused)),
+        };
+        match admitted {
             Err(refused) => {
                 let status = Status::from(refused);
                 let entry = AuditEntry {
@@ -468,22 +513,104 @@ mod tests {
             identity: Some("cert-identity".into()),
         };
         let (plain, _d1) = gate(None, false, 8);
+        let identity = |g: &Gate, r: &http::Request<Body>, p: Option<&PeerInfo>| {
+            g.identity(r, p).expect("a well-formed identity")
+        };
         assert_eq!(
-            plain.identity(&request, None).as_deref(),
+            identity(&plain, &request, None).as_deref(),
             Some("platform-a")
         );
         let (tls, _d2) = gate(None, true, 8);
         assert_eq!(
-            tls.identity(&request, Some(&peer)).as_deref(),
+            identity(&tls, &request, Some(&peer)).as_deref(),
             Some("cert-identity")
         );
         assert_eq!(
-            tls.identity(&request, None),
+            identity(&tls, &request, None),
             None,
             "no certificate, no identity"
         );
+        // With TLS the header is not read at all, malformed or not.
         let long = with_header(&"x".repeat(MAX_DECLARED_IDENTITY + 1));
-        assert_eq!(plain.identity(&long, None), None);
+        assert_eq!(
+            identity(&tls, &long, Some(&peer)).as_deref(),
+            Some("cert-identity")
+        );
+        let bare = http::Request::builder()
+            .body(Body::empty())
+            .expect("a request");
+        assert_eq!(identity(&plain, &bare, None), None);
+        assert_eq!(identity(&plain, &with_header("  "), None), None);
+        assert_eq!(
+            identity(&plain, &with_header(" platform b "), None).as_deref(),
+            Some("platform b")
+        );
+    }
+
+    #[test]
+    fn a_malformed_declared_identity_is_refused_naming_the_header() {
+        let just_right = "x".repeat(MAX_DECLARED_IDENTITY);
+        assert_eq!(
+            declared_identity(just_right.as_bytes()).expect("256 bytes"),
+            Some(just_right)
+        );
+        let long = "x".repeat(10_000);
+        let bad: [&[u8]; 6] = [
+            long.as_bytes(),
+            &long.as_bytes()[..MAX_DECLARED_IDENTITY + 1],
+            b"a\tb",
+            b"a\x1b[31mb",
+            b"a\x7f",
+            "平台".as_bytes(),
+        ];
+        for value in bad {
+            let refused = declared_identity(value).expect_err("malformed");
+            let ApiError::InvalidArgument(v) = &refused else {
+                panic!("{refused:?}");
+            };
+            assert_eq!(v.len(), 1);
+            assert_eq!(v[0].0, SUBMITTER_HEADER);
+            assert!(v[0].1.len() < 300, "{}", v[0].1);
+        }
+        let bytes = b"caller\xff\xfe";
+        assert!(declared_identity(bytes).is_err(), "not UTF-8");
+    }
+
+    #[tokio::test]
+    async fn a_malformed_header_is_refused_and_audited_in_the_layer() {
+        use tower::{Layer, Service, ServiceExt};
+        let (gate, _dir) = gate(None, false, 8);
+        let inner = tower::service_fn(|_: http::Request<Body>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(Body::empty()))
+        });
+        let gate = Arc::new(gate);
+        let mut auth = AuthLayer::new(Arc::clone(&gate)).layer(inner);
+        let request = http::Request::builder()
+            .uri("/nianbao.v1.ReportRegistry/ListReports")
+            .header(SUBMITTER_HEADER, "x".repeat(MAX_DECLARED_IDENTITY + 1))
+            .body(Body::empty())
+            .expect("a request");
+        let response = auth
+            .ready()
+            .await
+            .expect("ready")
+            .call(request)
+            .await
+            .expect("a response");
+        let status = Status::from_header_map(response.headers()).expect("a status");
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        let details = status.get_error_details();
+        assert_eq!(
+            details.error_info().map(|i| i.reason.as_str()),
+            Some(reason::INVALID_ARGUMENT)
+        );
+        assert_eq!(
+            details
+                .bad_request()
+                .map(|b| b.field_violations[0].field.as_str()),
+            Some(SUBMITTER_HEADER)
+        );
+        assert_eq!(gate.audit.stats().unstored, 1, "the refusal is audited");
     }
 
     #[tokio::test]
