@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Drive one scenario against a server and print latency percentiles and rate.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Fill a store (directly, or through a running server) with generated reports.
     Seed(SeedArgs),
     /// Serve the minimal echo service (`nianbao.load.Echo/Echo`): the baseline.
@@ -82,9 +82,21 @@ pub enum Grouping {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The server (`host:port` or `http://host:port`).
+    /// The server (`host:port`, `http://host:port`, or with `--tls-ca`
+    /// `https://host:port`).
     #[arg(long, default_value = "127.0.0.1:50051")]
     pub addr: String,
+
+    /// TLS to the server and to the `--baseline` echo server alike.
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
+
+    /// The caller's identity, sent as `x-nianbao-submitter` with every call to the
+    /// server (a plaintext server with an access policy takes the caller's identity
+    /// from it; over TLS the server reads it from the client certificate instead).
+    /// Default: only submissions name a submitter (`nianbao-load`).
+    #[arg(long, value_name = "NAME")]
+    pub identity: Option<String>,
 
     #[arg(long, value_enum)]
     pub scenario: Scenario,
@@ -232,6 +244,28 @@ fn seconds(s: f64) -> Option<Duration> {
     }
 }
 
+/// The client's TLS: none without `--tls-ca`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ClientTlsArgs {
+    /// Connect over TLS, trusting the CA certificate(s) of this PEM file (addresses
+    /// without a scheme become `https://`).
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// Mutual TLS: the client certificate (PEM) presented to the server.
+    #[arg(long, value_name = "FILE", requires_all = ["tls_key", "tls_ca"])]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Mutual TLS: the client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// The server name to verify the server's certificate against (default: the
+    /// address's host).
+    #[arg(long, value_name = "NAME", requires = "tls_ca")]
+    pub tls_domain: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct SeedArgs {
     /// Build the store directly at this directory (no server may have it open).
@@ -282,6 +316,18 @@ pub struct EchoServerArgs {
     /// Worker threads (default: one per core, as the nianbao server).
     #[arg(long)]
     pub threads: Option<usize>,
+
+    /// Serve over TLS with this certificate (chain, PEM), as `nianbao serve --tls-cert`.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Mutual TLS: require a client certificate issued by the CA(s) of this PEM file.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub client_ca: Option<PathBuf>,
 }
 
 #[cfg(test)]
@@ -294,7 +340,7 @@ mod tests {
         let mut argv = vec!["nianbao-load", "run", "--scenario", "get"];
         argv.extend_from_slice(extra);
         match Cli::try_parse_from(argv).unwrap().command {
-            Command::Run(args) => args,
+            Command::Run(args) => *args,
             other => panic!("not a run: {other:?}"),
         }
     }
@@ -371,6 +417,37 @@ mod tests {
         ])
         .is_err());
         assert!(Cli::try_parse_from(["nianbao-load", "seed", "--addr", "127.0.0.1:1"]).is_ok());
+    }
+
+    #[test]
+    fn tls_options_come_together() {
+        let args = run_args(&[
+            "--tls-ca",
+            "ca.pem",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+        ]);
+        assert_eq!(args.tls.tls_ca, Some(PathBuf::from("ca.pem")));
+        assert_eq!(args.tls.tls_key, Some(PathBuf::from("k.pem")));
+        let run = |extra: &[&str]| {
+            let mut argv = vec!["nianbao-load", "run", "--scenario", "get"];
+            argv.extend_from_slice(extra);
+            Cli::try_parse_from(argv)
+        };
+        assert!(run(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).is_err());
+        assert!(run(&["--tls-ca", "ca.pem", "--tls-cert", "c.pem"]).is_err());
+        assert!(run(&["--tls-domain", "localhost"]).is_err());
+        assert!(run(&["--identity", "bench"]).is_ok());
+        let echo = |extra: &[&str]| {
+            let mut argv = vec!["nianbao-load", "echo-server"];
+            argv.extend_from_slice(extra);
+            Cli::try_parse_from(argv)
+        };
+        assert!(echo(&["--tls-cert", "s.pem", "--tls-key", "k.pem"]).is_ok());
+        assert!(echo(&["--tls-cert", "s.pem"]).is_err());
+        assert!(echo(&["--client-ca", "ca.pem"]).is_err());
     }
 
     #[test]

@@ -1,17 +1,19 @@
 //! The baseline: the echo service `nianbao.load.Echo/Echo` written by hand (one unary
 //! method, one message with a `bytes` payload and a reply size, no layers), the
 //! `echo-server` command that serves it with the nianbao server's transport settings,
-//! and the client's call of it ([`echo_call`]).
+//! in plaintext or over (mutual) TLS (`--tls-cert`, `--tls-key`, `--client-ca`: tonic's
+//! server TLS, rustls with ring, as the nianbao server's acceptor), and the client's
+//! call of it ([`echo_call`]).
 
 use std::convert::Infallible;
 
 use prost::bytes::Bytes;
 use tonic::codegen::{http, BoxFuture, Context, Poll, Service, StdError};
-use tonic::transport::Channel;
+use tonic::transport::{Certificate, Channel, Identity, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
 use crate::cli::EchoServerArgs;
-use crate::net::{runtime, CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES};
+use crate::net::{read, runtime, CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES};
 use crate::Fallible;
 
 /// The echo service's only message: a payload, and how many bytes to answer with.
@@ -88,6 +90,7 @@ where
 
 /// `echo-server`: serves [`EchoService`] until interrupted.
 pub fn echo_server(args: EchoServerArgs) -> Fallible<()> {
+    let tls = server_tls(&args)?;
     let rt = runtime(args.threads)?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.addr)
@@ -96,26 +99,59 @@ pub fn echo_server(args: EchoServerArgs) -> Fallible<()> {
         let local = listener
             .local_addr()
             .map_err(|e| format!("cannot read the local address: {e}"))?;
-        eprintln!("echo server on {local} ({ECHO_PATH})");
-        let service = EchoService {
-            filler: Bytes::from(vec![b'x'; ECHO_MAX_REPLY]),
+        let over = match (&tls, &args.client_ca) {
+            (None, _) => "plaintext",
+            (Some(_), None) => "TLS",
+            (Some(_), Some(_)) => "mutual TLS",
         };
-        // The transport settings the nianbao server asks for; none of its layers.
-        // (`Server::tcp_nodelay` only applies to a listener tonic binds itself: with
-        // an incoming stream the stream must set it.)
-        let incoming =
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-        tonic::transport::Server::builder()
-            .max_concurrent_streams(256)
-            .initial_stream_window_size(STREAM_WINDOW_BYTES)
-            .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
-            .add_service(service)
-            .serve_with_incoming_shutdown(incoming, async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|e| format!("the echo server failed: {e}"))
+        eprintln!("echo server on {local} ({ECHO_PATH}, {over})");
+        serve(listener, tls, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
     })
+}
+
+/// The TLS of `--tls-cert`, `--tls-key` and `--client-ca`: `None` (plaintext) without
+/// a certificate.
+fn server_tls(args: &EchoServerArgs) -> Fallible<Option<ServerTlsConfig>> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let mut config = ServerTlsConfig::new().identity(Identity::from_pem(read(cert)?, read(key)?));
+    if let Some(ca) = &args.client_ca {
+        config = config.client_ca_root(Certificate::from_pem(read(ca)?));
+    }
+    Ok(Some(config))
+}
+
+/// Serves [`EchoService`] on `listener` (over TLS with `tls`) until `shutdown`.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Option<ServerTlsConfig>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Fallible<()> {
+    let service = EchoService {
+        filler: Bytes::from(vec![b'x'; ECHO_MAX_REPLY]),
+    };
+    // The transport settings the nianbao server asks for; none of its layers.
+    // (`Server::tcp_nodelay` only applies to a listener tonic binds itself: with
+    // an incoming stream the stream must set it.)
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(config) = tls {
+        builder = builder
+            .tls_config(config)
+            .map_err(|e| format!("cannot set up TLS: {e}"))?;
+    }
+    builder
+        .max_concurrent_streams(256)
+        .initial_stream_window_size(STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
+        .add_service(service)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+        .map_err(|e| format!("the echo server failed: {e}"))
 }
 
 /// One call of the echo method on `channel` (the `echo` scenario).
@@ -138,6 +174,8 @@ pub async fn echo_call(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use tonic::server::UnaryService;
 
     use super::*;
@@ -180,5 +218,115 @@ mod tests {
         let response = service.call(request).await.unwrap();
         let status = Status::from_header_map(response.headers()).unwrap();
         assert_eq!(status.code(), tonic::Code::Unimplemented);
+    }
+
+    /// A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files
+    /// in `dir`: (ca, server cert, server key, client cert, client key).
+    fn certificates(dir: &std::path::Path) -> [std::path::PathBuf; 5] {
+        use rcgen::{
+            BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+            SanType,
+        };
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+        let issuer = Issuer::new(ca, ca_key);
+        let leaf = |server: bool| {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+            params
+                .subject_alt_names
+                .push(SanType::IpAddress([127, 0, 0, 1].into()));
+            params.extended_key_usages = vec![if server {
+                ExtendedKeyUsagePurpose::ServerAuth
+            } else {
+                ExtendedKeyUsagePurpose::ClientAuth
+            }];
+            let cert = params.signed_by(&key, &issuer).unwrap();
+            (cert.pem(), key.serialize_pem())
+        };
+        let (server_cert, server_key) = leaf(true);
+        let (client_cert, client_key) = leaf(false);
+        let files = [
+            ("ca.pem", ca_pem),
+            ("server.pem", server_cert),
+            ("server.key", server_key),
+            ("client.pem", client_cert),
+            ("client.key", client_key),
+        ];
+        files.map(|(name, pem)| {
+            let path = dir.join(name);
+            std::fs::write(&path, pem).unwrap();
+            path
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_echo_over_mutual_tls_answers_a_tls_client_only_with_a_certificate() {
+        use crate::cli::ClientTlsArgs;
+        use crate::net::{client_tls, connect};
+
+        let dir =
+            std::env::temp_dir().join(format!("nianbao-load-echo-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let [ca, server_cert, server_key, client_cert, client_key] = certificates(&dir);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tls = server_tls(&EchoServerArgs {
+            addr,
+            threads: None,
+            tls_cert: Some(server_cert),
+            tls_key: Some(server_key),
+            client_ca: Some(ca.clone()),
+        })
+        .unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, tls, async {
+            let _ = stopped.await;
+        }));
+
+        let call = |args: ClientTlsArgs| async move {
+            let config = client_tls(&args).unwrap();
+            let channel = connect(&addr.to_string(), Duration::from_secs(30), config.as_ref())
+                .await
+                .map_err(Status::unavailable)?;
+            let message = EchoMessage {
+                payload: Bytes::new(),
+                reply_bytes: 100,
+            };
+            echo_call(channel, message).await
+        };
+        let guard = Duration::from_secs(120);
+        let mutual = ClientTlsArgs {
+            tls_ca: Some(ca.clone()),
+            tls_cert: Some(client_cert),
+            tls_key: Some(client_key),
+            tls_domain: None,
+        };
+        let answer = tokio::time::timeout(guard, call(mutual)).await.unwrap();
+        assert_eq!(answer.unwrap().into_inner().payload.len(), 100);
+        // Without a client certificate the handshake, or the call, is refused.
+        let server_only = ClientTlsArgs {
+            tls_ca: Some(ca),
+            ..ClientTlsArgs::default()
+        };
+        let refused = tokio::time::timeout(guard, call(server_only))
+            .await
+            .unwrap();
+        assert!(refused.is_err());
+        // A plaintext client is not answered either.
+        let plain = tokio::time::timeout(guard, call(ClientTlsArgs::default()))
+            .await
+            .unwrap();
+        assert!(plain.is_err());
+
+        let _ = stop.send(());
+        tokio::time::timeout(guard, server)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

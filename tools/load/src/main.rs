@@ -10,10 +10,14 @@
 //!   no coordinated omission). Latencies go to HDR histograms; the result is one
 //!   summary line (and JSON with `--json`). With `--baseline ADDR` the same load is
 //!   first run against an echo server, and both lines are printed with the ratio.
+//!   `--tls-ca` (with `--tls-cert`, `--tls-key` for mutual TLS) connects to both over
+//!   TLS; `--identity NAME` declares the caller in `x-nianbao-submitter` (plaintext
+//!   servers with an access policy).
 //! - `seed`: fill a store with generated reports, directly through the library
 //!   (`--data-dir`, the server stopped) or through a running server (`--addr`).
 //! - `echo-server`: a minimal tonic service (`nianbao.load.Echo/Echo`, one `bytes`
-//!   message, no work), the transport's own cost on this machine.
+//!   message, no work), the transport's own cost on this machine; over (mutual) TLS
+//!   with `--tls-cert`, `--tls-key` (and `--client-ca`).
 //!
 //! Where things are, in the order a request meets them:
 //!
@@ -30,7 +34,7 @@
 //! | [`generate`] | generated reports (seed and submit), pieced-together submit requests |
 //! | [`seed`] | the `seed` command |
 //! | [`echo`] | the echo service, its server command and its client call |
-//! | [`net`] | runtimes, HTTP/2 channels, the submitter header |
+//! | [`net`] | runtimes, HTTP/2 channels (plaintext or TLS), the submitter and identity headers |
 
 mod cli;
 mod codec;
@@ -62,7 +66,7 @@ type Fallible<T> = Result<T, String>;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Seed(args) => seed::seed(args),
         Command::EchoServer(args) => echo::echo_server(args),
     };

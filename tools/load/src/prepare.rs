@@ -9,7 +9,9 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prost::bytes::Bytes;
-use tonic::transport::Channel;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::transport::{Channel, ClientTlsConfig};
+use tonic::Request;
 
 use nianbao::pb::report_registry_client::ReportRegistryClient;
 use nianbao::pb::report_validator_client::ReportValidatorClient;
@@ -22,27 +24,33 @@ use crate::cli::{RunArgs, Scenario};
 use crate::echo::{EchoMessage, ECHO_MAX_REPLY};
 use crate::generate::{check_prefix, template, SubmitBodies};
 use crate::measure::CHECK_EVERY;
-use crate::net::connect;
+use crate::net::{client_tls, connect, identity_header};
 use crate::workload::{list_filters, Workload, MAX_RESPONSE_BYTES};
 use crate::Fallible;
 
-/// Everything `scenario` sends to `addr`, prepared: connections opened, names read,
-/// requests encoded. Progress and what will be checked go to stderr.
+/// Everything `scenario` sends to `addr`, prepared: connections opened (over TLS with
+/// `--tls-ca`), names read, requests encoded. The echo scenario sends no identity.
+/// Progress and what will be checked go to stderr.
 pub async fn prepare_workload(
     args: &RunArgs,
     scenario: Scenario,
     addr: &str,
     timeout: Duration,
 ) -> Fallible<Workload> {
-    let connections = connect_all(addr, args.connections, timeout).await?;
+    let tls = client_tls(&args.tls)?;
+    let connections = connect_all(addr, args.connections, timeout, tls.as_ref()).await?;
+    let identity = match (&args.identity, scenario) {
+        (Some(name), s) if s != Scenario::Echo => Some(identity_header(name)?),
+        _ => None,
+    };
     let mut names = Vec::new();
     if matches!(scenario, Scenario::Get | Scenario::MixedGetList) {
-        names = names_to_get(&connections[0], scenario, addr, args.names).await?;
+        names = names_to_get(&connections[0], &identity, scenario, addr, args.names).await?;
     }
     let validate_body = validate_body(scenario, &args.report)?;
     let mut rule_set_version = String::new();
     if validate_body.is_some() {
-        rule_set_version = server_rule_set_version(&connections[0], addr).await?;
+        rule_set_version = server_rule_set_version(&connections[0], &identity, addr).await?;
     }
     let submit_prefix = submit_prefix(args.agency_prefix.as_deref(), SystemTime::now());
     check_prefix(&submit_prefix)?;
@@ -56,6 +64,7 @@ pub async fn prepare_workload(
     Ok(Workload {
         scenario,
         connections,
+        identity,
         names,
         filters: list_filters(),
         tokens: Mutex::new(Vec::new()),
@@ -75,24 +84,41 @@ pub async fn prepare_workload(
     })
 }
 
-/// `n` connections to `addr` (at least one).
-async fn connect_all(addr: &str, n: usize, timeout: Duration) -> Fallible<Vec<Channel>> {
+/// `n` connections to `addr` (at least one), over TLS with `tls`.
+async fn connect_all(
+    addr: &str,
+    n: usize,
+    timeout: Duration,
+    tls: Option<&ClientTlsConfig>,
+) -> Fallible<Vec<Channel>> {
     let mut connections = Vec::new();
     for _ in 0..n.max(1) {
-        connections.push(connect(addr, timeout).await?);
+        connections.push(connect(addr, timeout, tls).await?);
     }
     Ok(connections)
+}
+
+/// A request of the preparation, with the `--identity` header when there is one.
+fn request<T>(message: T, identity: &Option<MetadataValue<Ascii>>) -> Request<T> {
+    let mut request = Request::new(message);
+    if let Some(value) = identity {
+        request
+            .metadata_mut()
+            .insert(nianbao::service::registry::SUBMITTER_HEADER, value.clone());
+    }
+    request
 }
 
 /// The report names GetReport picks from (at most `max`, at least one), and a note on
 /// stderr with the size of one GetReport response.
 async fn names_to_get(
     channel: &Channel,
+    identity: &Option<MetadataValue<Ascii>>,
     scenario: Scenario,
     addr: &str,
     max: usize,
 ) -> Fallible<Vec<String>> {
-    let names = list_names(channel, max.max(1)).await?;
+    let names = list_names(channel, identity, max.max(1)).await?;
     let Some(first) = names.first() else {
         return Err(format!(
             "{addr} has no reports to get: seed it first (nianbao-load seed)"
@@ -100,10 +126,13 @@ async fn names_to_get(
     };
     let sample = ReportRegistryClient::new(channel.clone())
         .max_decoding_message_size(MAX_RESPONSE_BYTES)
-        .get_report(GetReportRequest {
-            name: first.clone(),
-            revision: 0,
-        })
+        .get_report(request(
+            GetReportRequest {
+                name: first.clone(),
+                revision: 0,
+            },
+            identity,
+        ))
         .await
         .map_err(|s| format!("GetReport {first} failed: {:?}: {}", s.code(), s.message()))?;
     eprintln!(
@@ -116,18 +145,25 @@ async fn names_to_get(
 }
 
 /// Every report name of the store's listing (at most `max`), for GetReport.
-async fn list_names(channel: &Channel, max: usize) -> Fallible<Vec<String>> {
+async fn list_names(
+    channel: &Channel,
+    identity: &Option<MetadataValue<Ascii>>,
+    max: usize,
+) -> Fallible<Vec<String>> {
     let mut client =
         ReportRegistryClient::new(channel.clone()).max_decoding_message_size(MAX_RESPONSE_BYTES);
     let mut names = Vec::new();
     let mut token = String::new();
     loop {
         let page = client
-            .list_reports(ListReportsRequest {
-                filter: None,
-                page_size: 1000,
-                page_token: token,
-            })
+            .list_reports(request(
+                ListReportsRequest {
+                    filter: None,
+                    page_size: 1000,
+                    page_token: token,
+                },
+                identity,
+            ))
             .await
             .map_err(|s| {
                 format!(
@@ -168,9 +204,13 @@ fn validate_body(scenario: Scenario, report: &Path) -> Fallible<Option<Bytes>> {
 
 /// The rule-set version `addr` announces (ListRules), which validation results must
 /// carry.
-async fn server_rule_set_version(channel: &Channel, addr: &str) -> Fallible<String> {
+async fn server_rule_set_version(
+    channel: &Channel,
+    identity: &Option<MetadataValue<Ascii>>,
+    addr: &str,
+) -> Fallible<String> {
     let version = ReportValidatorClient::new(channel.clone())
-        .list_rules(ListRulesRequest::default())
+        .list_rules(request(ListRulesRequest::default(), identity))
         .await
         .map_err(|s| format!("ListRules failed: {:?}: {}", s.code(), s.message()))?
         .into_inner()

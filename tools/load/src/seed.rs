@@ -84,8 +84,12 @@ impl Target {
                     .map_err(|e| format!("cannot open the store at {}: {e}", dir.display()))?,
             )),
             (None, Some(addr)) => Ok(Target::Server(
-                ReportRegistryClient::new(rt.block_on(connect(addr, Duration::from_secs(60)))?)
-                    .max_decoding_message_size(64 * 1024 * 1024),
+                ReportRegistryClient::new(rt.block_on(connect(
+                    addr,
+                    Duration::from_secs(60),
+                    None,
+                ))?)
+                .max_decoding_message_size(64 * 1024 * 1024),
             )),
             (None, None) => Err("give --data-dir or --addr".into()),
         }

@@ -16,6 +16,7 @@ use std::sync::Mutex;
 use fastrand::Rng;
 use prost::bytes::Bytes;
 use tonic::codegen::http;
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 use tonic::{Request, Status};
 
@@ -53,6 +54,8 @@ const MAX_OPEN_LISTINGS: usize = 4096;
 pub struct Workload {
     pub scenario: Scenario,
     pub connections: Vec<Channel>,
+    /// `--identity`: sent as `x-nianbao-submitter` with every call.
+    pub identity: Option<MetadataValue<Ascii>>,
     /// get, mixed-get-list: the report names to pick from.
     pub names: Vec<String>,
     /// list, mixed-get-list: the filters listings start with ([`list_filters`]).
@@ -211,7 +214,8 @@ impl Workload {
         result
     }
 
-    /// One unary call of `path`; the response's bytes, undecoded.
+    /// One unary call of `path`; the response's bytes, undecoded. The submitter header
+    /// carries `--identity` when given, else `nianbao-load` when `with_submitter`.
     async fn unary<M: prost::Message + 'static>(
         &self,
         caller: u64,
@@ -225,10 +229,14 @@ impl Workload {
             .await
             .map_err(|e| Status::unavailable(format!("the connection is not ready: {e}")))?;
         let mut request = Request::new(body);
-        if with_submitter {
+        let submitter = match &self.identity {
+            Some(identity) => Some(identity.clone()),
+            None => with_submitter.then(submitter),
+        };
+        if let Some(value) = submitter {
             request
                 .metadata_mut()
-                .insert(nianbao::service::registry::SUBMITTER_HEADER, submitter());
+                .insert(nianbao::service::registry::SUBMITTER_HEADER, value);
         }
         let response = grpc
             .unary(
