@@ -1069,8 +1069,13 @@ fn audit_verify_and_export_on_an_intact_and_a_tampered_store() {
             .open()
             .unwrap();
         let audit = db.open_tree("audit").unwrap();
-        let key = 3u64.to_be_bytes();
-        let mut v = audit.get(key).unwrap().unwrap().to_vec();
+        // Records are stored in blocks (one per batch): find the one holding record 3.
+        let (key, mut v) = audit
+            .iter()
+            .map(|kv| kv.unwrap())
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .find(|(_, v)| v.windows(6).any(|w| w == b"user-3"))
+            .expect("the block holding record 3");
         let at = v.windows(6).position(|w| w == b"user-3").unwrap();
         v[at + 5] = b'9';
         audit.insert(key, v).unwrap();

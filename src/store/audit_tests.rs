@@ -32,19 +32,68 @@ fn records(store: &Store) -> Vec<AuditRecord> {
         .unwrap()
 }
 
-/// A store with `n` read records, appended in batches of 2 and flushed.
+/// A store with `n` read records, appended one per batch (so one per block, and the
+/// tests below can tamper with one record by its key) and flushed.
 fn with_records(dir: &tempfile::TempDir, n: u64) -> Store {
     let store = open(dir);
     let rt = rt();
-    let mut i = 1;
-    while i <= n {
-        let batch: Vec<AuditEntry> = (i..=n.min(i + 1)).map(entry).collect();
-        let last = rt.block_on(store.append_audit(batch)).unwrap();
-        assert_eq!(last, n.min(i + 1));
-        i += 2;
+    for i in 1..=n {
+        let last = rt.block_on(store.append_audit(vec![entry(i)])).unwrap();
+        assert_eq!(last, i);
     }
     rt.block_on(store.flush()).unwrap();
     store
+}
+
+#[test]
+fn a_batch_is_one_block_and_damage_inside_it_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let rt = rt();
+    rt.block_on(store.append_audit(vec![entry(1)])).unwrap();
+    let last = rt
+        .block_on(store.append_audit((2..=5).map(entry).collect()))
+        .unwrap();
+    assert_eq!(last, 5);
+    rt.block_on(store.flush()).unwrap();
+    let audit = &store.inner.trees.audit;
+    assert_eq!(audit.len(), 2, "two batches, two keys");
+    let seqs: Vec<u64> = records(&store).iter().map(|r| r.sequence).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
+    // Read from the middle of a block.
+    let tail: Vec<u64> = store
+        .audit_records(3)
+        .map(|r| r.unwrap().sequence)
+        .collect();
+    assert_eq!(tail, [4, 5]);
+    assert!(store.verify_audit().unwrap().is_intact());
+
+    // An edit of the block's third record (sequence 4) is found there.
+    let original = audit.get(key(2)).unwrap().unwrap().to_vec();
+    let mut v = original.clone();
+    let at = v.windows(6).position(|w| w == b"user-4").unwrap();
+    v[at + 5] ^= 0x01;
+    audit.insert(key(2), v).unwrap();
+    let b = broken(&store);
+    assert_eq!((b.sequence, b.problem), (4, AuditProblem::HashMismatch));
+    // The block cut short by its last record: the head says so.
+    let parts = super::audit::split_block(&original).unwrap();
+    let shorter = super::audit::encode_block(
+        &parts[..3]
+            .iter()
+            .map(|p| <AuditRecord as prost::Message>::decode(*p).unwrap())
+            .collect::<Vec<_>>(),
+    );
+    audit.insert(key(2), shorter).unwrap();
+    let b = broken(&store);
+    assert_eq!(b.sequence, 5);
+    assert!(matches!(b.problem, AuditProblem::HeadMismatch(_)), "{b}");
+    // The whole block gone: a gap after record 1.
+    audit.insert(key(2), original).unwrap();
+    assert!(store.verify_audit().unwrap().is_intact());
+    audit.remove(key(2)).unwrap();
+    let b = broken(&store);
+    assert_eq!(b.sequence, 2);
 }
 
 fn broken(store: &Store) -> AuditBreak {
@@ -267,7 +316,9 @@ fn verify_finds_a_swapped_pair_with_renumbered_records() {
     recs.swap(2, 3);
     for (i, r) in recs.iter_mut().enumerate().skip(2).take(2) {
         r.sequence = i as u64 + 1;
-        audit.insert(key(r.sequence), r.encode_to_vec()).unwrap();
+        audit
+            .insert(key(r.sequence), super::audit::encode_block([&*r]))
+            .unwrap();
     }
     let b = broken(&store);
     assert_eq!(b.sequence, 3);

@@ -385,13 +385,24 @@ impl Store {
             summary.idempotency_records += 1;
         }
         if audit_sequence > 0 {
+            // One frame per record, as stored (blocks are the store's own layout).
             for kv in trees
                 .audit
                 .range(keys::seq_key(1)..=keys::seq_key(audit_sequence))
             {
-                let (_, v) = kv.map_err(sled_err)?;
-                w.frame(K_AUDIT, &v)?;
-                summary.audit_records += 1;
+                let (k, v) = kv.map_err(sled_err)?;
+                let first = <[u8; 8]>::try_from(k.as_ref())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| StoreError::corrupt("an audit key that is not 8 bytes"))?;
+                let parts = super::audit::split_block(&v)
+                    .map_err(|e| StoreError::corrupt(format!("audit block {first}: {e}")))?;
+                for (i, part) in parts.into_iter().enumerate() {
+                    if first.saturating_add(i as u64) > audit_sequence {
+                        break;
+                    }
+                    w.frame(K_AUDIT, part)?;
+                    summary.audit_records += 1;
+                }
             }
         }
         let trailer = BackupTrailer {
