@@ -17,6 +17,15 @@
 //! written (without fsync) to the file `nianbao.durable` beside sled's files, so that
 //! opening a store whose log lost acknowledged changes (sled treats damage in its log as
 //! the log's end and recovers the part before it) is an error instead of a silent loss.
+//!
+//! A failed flush is final (the lesson of PostgreSQL's "fsyncgate": after a failed
+//! fsync the kernel may have dropped the dirty pages and marked them clean, so a second
+//! fsync can succeed without the data ever reaching the disk; and sled itself keeps the
+//! first I/O error of its log and refuses every later write with it). The writers
+//! waiting for that flush get [`StoreError::Failed`], the store is *failed* from then on
+//! ([`GroupCommit::failure`]): no flush runs again, and every later write and flush
+//! fails at once with the same cause, until the process restarts and sled recovers the
+//! store from what is on disk. Reads go on.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -48,9 +57,58 @@ pub(crate) struct Progress {
     completed: u64,
     /// Number of the last flush that succeeded.
     last_ok: u64,
-    /// The last flush error, for writers whose flush failed.
-    error: Option<Arc<str>>,
+    /// Set by the first failed flush (or write) and never cleared: the store is failed.
+    failed: Option<FlushFailure>,
 }
+
+/// Why a flush (or a write) failed: what failed, and whether it was for lack of space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FlushFailure {
+    /// What failed and why, for the log and the writers' errors.
+    pub(crate) detail: Arc<str>,
+    /// The file system was full (`ENOSPC`, `io::ErrorKind::StorageFull`).
+    pub(crate) disk_full: bool,
+}
+
+impl FlushFailure {
+    /// A failure described by `detail`.
+    pub(crate) fn new(detail: impl Into<Arc<str>>, disk_full: bool) -> FlushFailure {
+        FlushFailure {
+            detail: detail.into(),
+            disk_full,
+        }
+    }
+
+    /// `what` failed with `e`.
+    pub(crate) fn io(what: &str, e: &std::io::Error) -> FlushFailure {
+        FlushFailure::new(format!("{what}: {e}"), is_disk_full(e))
+    }
+
+    /// `what` failed in sled with `e`.
+    pub(crate) fn sled(what: &str, e: &sled::Error) -> FlushFailure {
+        match e {
+            sled::Error::Io(io) => FlushFailure::io(what, io),
+            other => FlushFailure::new(format!("{what}: {other}"), false),
+        }
+    }
+
+    fn to_error(&self) -> StoreError {
+        let cause = if self.disk_full {
+            format!("the disk is full: {}", self.detail)
+        } else {
+            self.detail.to_string()
+        };
+        StoreError::Failed { cause }
+    }
+}
+
+/// `ENOSPC` (28 on Linux and the BSDs), in whatever form it arrives.
+pub(crate) fn is_disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(ENOSPC)
+}
+
+/// `ENOSPC` on Linux (and every Unix nianbao builds on).
+const ENOSPC: i32 = 28;
 
 /// Shared between the store and its flusher thread.
 #[derive(Debug)]
@@ -74,6 +132,28 @@ impl GroupCommit {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Why the store failed, once a flush or a write has failed; `None` while it works.
+    pub(crate) fn failure(&self) -> Option<StoreError> {
+        self.progress.borrow().failed.as_ref().map(FlushFailure::to_error)
+    }
+
+    /// Marks the store failed (when it is not already) for `why`: writes found sled
+    /// refusing them. Wakes every writer waiting for a flush, which fails them.
+    pub(crate) fn fail(&self, why: FlushFailure) {
+        self.progress.send_if_modified(|p| {
+            if p.failed.is_some() {
+                return false;
+            }
+            tracing::error!(
+                error = %why.detail,
+                disk_full = why.disk_full,
+                "the store stops accepting writes: check the disk, then restart"
+            );
+            p.failed = Some(why);
+            true
+        });
+    }
+
     /// Asks for a flush that starts after this call; returns its number.
     pub(crate) fn request(&self) -> u64 {
         let mut st = self.lock();
@@ -86,11 +166,11 @@ impl GroupCommit {
     }
 
     /// Waits until flush `target` has finished; an error if no flush numbered `target` or
-    /// later has succeeded by then.
+    /// later has succeeded by then. Returns at once when the store has failed.
     pub(crate) async fn wait(&self, target: u64) -> Result<(), StoreError> {
         let mut rx = self.progress.subscribe();
         let p = rx
-            .wait_for(|p| p.completed >= target)
+            .wait_for(|p| p.completed >= target || p.failed.is_some())
             .await
             .map_err(|_| StoreError::NotDurable("the store was closed during the flush".into()))?
             .clone();
@@ -102,7 +182,7 @@ impl GroupCommit {
         let mut rx = self.progress.subscribe();
         loop {
             let p = rx.borrow_and_update().clone();
-            if p.completed >= target {
+            if p.completed >= target || p.failed.is_some() {
                 return check(&p, target);
             }
             // No runtime here: poll the channel. Flushes take milliseconds, and only
@@ -126,13 +206,10 @@ impl GroupCommit {
 fn check(p: &Progress, target: u64) -> Result<(), StoreError> {
     if p.last_ok >= target {
         Ok(())
+    } else if let Some(failed) = &p.failed {
+        Err(failed.to_error())
     } else {
-        Err(StoreError::NotDurable(
-            p.error
-                .as_deref()
-                .unwrap_or("the flush did not complete")
-                .to_string(),
-        ))
+        Err(StoreError::NotDurable("the flush did not complete".into()))
     }
 }
 
@@ -180,8 +257,9 @@ pub(crate) const COMMIT_SIBLINGS: usize = 4;
 /// for whom, when). The store's is [`SledFlush`]; tests give their own to drive the
 /// group commit step by step.
 pub(crate) trait FlushWork: Send + 'static {
-    /// Makes everything committed before the call durable.
-    fn flush(&mut self) -> Result<(), String>;
+    /// Makes everything committed before the call durable. After an error it is never
+    /// called again (the store is failed).
+    fn flush(&mut self) -> Result<(), FlushFailure>;
     /// Runs now and then between flushes.
     fn housekeeping(&mut self);
     /// Holds a busy flush back for `delay` before it starts.
@@ -300,16 +378,27 @@ fn run(shared: &GroupCommit, mut work: impl FlushWork, schedule: Schedule) {
             last_housekeeping = Instant::now();
             continue;
         };
+        // Once failed, never flush again: a flush after a failed one could succeed
+        // without the data the failed one covered being on disk.
+        let failed = shared.progress.borrow().failed.is_some();
         let started = Instant::now();
-        let result = work.flush();
+        let result = if failed { Ok(()) } else { work.flush() };
         tracing::trace!(flush, elapsed = ?started.elapsed(), "store flush");
         shared.progress.send_modify(|p| {
             p.completed = flush;
             match result {
-                Ok(()) => p.last_ok = flush,
+                Ok(()) if p.failed.is_none() => p.last_ok = flush,
+                Ok(()) => {}
                 Err(e) => {
-                    tracing::error!(error = %e, "store flush failed");
-                    p.error = Some(e.into());
+                    if p.failed.is_none() {
+                        tracing::error!(
+                            error = %e.detail,
+                            disk_full = e.disk_full,
+                            "store flush failed; the store stops accepting writes: check \
+                             the disk, then restart"
+                        );
+                        p.failed = Some(e);
+                    }
                 }
             }
         });
@@ -328,7 +417,7 @@ struct SledFlush {
 }
 
 impl FlushWork for SledFlush {
-    fn flush(&mut self) -> Result<(), String> {
+    fn flush(&mut self) -> Result<(), FlushFailure> {
         // Everything committed before these reads is covered by the flush below. The
         // audit sequence first: a write's audit record commits with its change, so every
         // record up to `audit` belongs to a change up to `sequence` (a backup relies on it).
@@ -342,9 +431,10 @@ impl FlushWork for SledFlush {
                     "sled panicked while flushing".into(),
                 ))
             });
-        flushed
-            .map_err(|e| e.to_string())
-            .and_then(|_| self.sync.sync().map_err(|e| e.to_string()))?;
+        flushed.map_err(|e| FlushFailure::sled("writing sled's log", &e))?;
+        self.sync
+            .sync()
+            .map_err(|e| FlushFailure::io("syncing the store's files", &e))?;
         // The durable sequence before the writers hear of the flush: a writer woken by
         // the progress may read the change log at once, and must find its own event.
         let newer = self.parts.durable.send_if_modified(|s| {
@@ -486,13 +576,15 @@ mod tests {
     /// Flushes and pauses that wait for the test; `fail` makes the next flush fail.
     struct Driven {
         events: mpsc::Sender<Event>,
-        go: mpsc::Receiver<Result<(), String>>,
+        go: mpsc::Receiver<Result<(), FlushFailure>>,
     }
 
     impl FlushWork for Driven {
-        fn flush(&mut self) -> Result<(), String> {
+        fn flush(&mut self) -> Result<(), FlushFailure> {
             let _ = self.events.send(Event::Flush);
-            self.go.recv().unwrap_or(Err("the test ended".into()))
+            self.go
+                .recv()
+                .unwrap_or(Err(FlushFailure::new("the test ended", false)))
         }
 
         fn housekeeping(&mut self) {}
@@ -506,7 +598,7 @@ mod tests {
     struct Harness {
         shared: Arc<GroupCommit>,
         events: mpsc::Receiver<Event>,
-        go: mpsc::Sender<Result<(), String>>,
+        go: mpsc::Sender<Result<(), FlushFailure>>,
         _flusher: Flusher,
     }
 
@@ -639,20 +731,55 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_flush_fails_its_writers_and_the_next_one_recovers() {
+    fn a_failed_flush_fails_its_writers_and_every_later_one_without_flushing_again() {
+        let h = Harness::new(Duration::ZERO);
+        let ok = h.writer();
+        assert_eq!(h.next(), Event::Flush);
+        h.release();
+        assert_eq!(targets(vec![ok]), [1]);
+        let w = h.writer();
+        assert_eq!(h.next(), Event::Flush);
+        let eio = std::io::Error::from_raw_os_error(5);
+        h.go.send(Err(FlushFailure::io("syncing", &eio))).unwrap();
+        let (target, outcome) = w.join().unwrap();
+        assert_eq!(target, 2);
+        match outcome {
+            Err(StoreError::Failed { cause }) => assert!(cause.contains("os error 5"), "{cause}"),
+            other => panic!("expected Failed, got {other:?}"),
+        }
+        assert!(h.shared.failure().is_some());
+        // Later writers fail with the same cause, and the work is never asked to flush
+        // again (a flush would show as an event).
+        for _ in 0..3 {
+            let (_, outcome) = h.writer().join().unwrap();
+            match outcome {
+                Err(StoreError::Failed { cause }) => assert!(cause.contains("os error 5")),
+                other => panic!("expected Failed, got {other:?}"),
+            }
+        }
+        assert!(
+            h.events.try_recv().is_err(),
+            "no flush runs after a failed one"
+        );
+        assert_eq!(h.shared.progress.borrow().last_ok, 1);
+    }
+
+    #[test]
+    fn a_full_disk_is_named_in_the_failure() {
         let h = Harness::new(Duration::ZERO);
         let w = h.writer();
         assert_eq!(h.next(), Event::Flush);
-        h.go.send(Err("disk full".into())).unwrap();
-        let (target, outcome) = w.join().unwrap();
-        assert_eq!(target, 1);
-        match outcome {
-            Err(StoreError::NotDurable(e)) => assert!(e.contains("disk full"), "{e}"),
-            other => panic!("expected NotDurable, got {other:?}"),
+        let enospc = std::io::Error::from_raw_os_error(28);
+        assert!(is_disk_full(&enospc));
+        assert!(is_disk_full(&std::io::Error::from(
+            std::io::ErrorKind::StorageFull
+        )));
+        h.go.send(Err(FlushFailure::io("writing", &enospc))).unwrap();
+        match w.join().unwrap().1 {
+            Err(StoreError::Failed { cause }) => {
+                assert!(cause.starts_with("the disk is full"), "{cause}")
+            }
+            other => panic!("expected Failed, got {other:?}"),
         }
-        let w = h.writer();
-        assert_eq!(h.next(), Event::Flush);
-        h.release();
-        assert_eq!(targets(vec![w]), [2]);
     }
 }
