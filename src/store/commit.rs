@@ -134,7 +134,11 @@ impl GroupCommit {
 
     /// Why the store failed, once a flush or a write has failed; `None` while it works.
     pub(crate) fn failure(&self) -> Option<StoreError> {
-        self.progress.borrow().failed.as_ref().map(FlushFailure::to_error)
+        self.progress
+            .borrow()
+            .failed
+            .as_ref()
+            .map(FlushFailure::to_error)
     }
 
     /// Marks the store failed (when it is not already) for `why`: writes found sled
@@ -276,10 +280,13 @@ pub(crate) struct Schedule {
 }
 
 impl Flusher {
-    pub(crate) fn start(
+    /// Starts the store's flusher: [`SledFlush`], as `wrap` returns it (the identity
+    /// but in tests, which inject faults at the store's file boundary).
+    pub(crate) fn start<W: FlushWork>(
         shared: Arc<GroupCommit>,
         path: &Path,
         parts: FlusherParts,
+        wrap: impl FnOnce(SledFlush) -> W,
     ) -> Result<Flusher, StoreError> {
         let db_file_path = path.join("db");
         let db_file = File::open(&db_file_path).map_err(|source| StoreError::Io {
@@ -310,7 +317,7 @@ impl Flusher {
             housekeeping_every: parts.housekeeping_every,
             commit_delay: parts.commit_delay,
         };
-        let work = SledFlush { parts, sync };
+        let work = wrap(SledFlush { parts, sync });
         Flusher::spawn(shared, work, schedule).map_err(|source| StoreError::Io {
             action: "start the flusher thread for",
             path: path.to_path_buf(),
@@ -411,7 +418,7 @@ fn run(shared: &GroupCommit, mut work: impl FlushWork, schedule: Schedule) {
 
 /// The store's flush: sled's log written and synced, the files sled does not sync
 /// synced, and the durable sequence published and recorded.
-struct SledFlush {
+pub(crate) struct SledFlush {
     parts: FlusherParts,
     sync: DiskSync,
 }
@@ -553,6 +560,89 @@ impl DiskSync {
         let present: HashSet<&OsString> = present.iter().collect();
         self.synced.retain(|n| present.contains(n));
         Ok(())
+    }
+}
+
+/// Faults injected at the store's file boundary: a [`FlushWork`] around the real
+/// [`SledFlush`] that fails the flushes the test arms, the way a failing disk does.
+#[cfg(test)]
+pub(crate) mod faults {
+    use std::collections::VecDeque;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+
+    /// How an armed flush fails.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) enum Fault {
+        /// The error before anything is written (a log write that fails).
+        Before(i32),
+        /// sled's log is written, then the error is reported in place of the fsyncs
+        /// (an fsync that fails after the kernel took the data: whether it is on disk
+        /// is unknown). Nothing is published as durable.
+        After(i32),
+    }
+
+    /// The faults armed, in order, and the flushes that reached the real work.
+    #[derive(Debug, Default)]
+    pub(crate) struct Faults {
+        armed: Mutex<VecDeque<Fault>>,
+        flushes: AtomicU64,
+    }
+
+    impl Faults {
+        /// The next flush fails with `fault`.
+        pub(crate) fn arm(&self, fault: Fault) {
+            self.armed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push_back(fault);
+        }
+
+        /// Flushes asked of the work so far (failed ones included).
+        pub(crate) fn flushes(&self) -> u64 {
+            self.flushes.load(Ordering::SeqCst)
+        }
+    }
+
+    /// The store's flush with [`Faults`].
+    pub(crate) struct Faulty {
+        pub(crate) inner: SledFlush,
+        pub(crate) faults: Arc<Faults>,
+    }
+
+    impl FlushWork for Faulty {
+        fn flush(&mut self) -> Result<(), FlushFailure> {
+            self.faults.flushes.fetch_add(1, Ordering::SeqCst);
+            let armed = self
+                .faults
+                .armed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_front();
+            match armed {
+                None => self.inner.flush(),
+                Some(Fault::Before(errno)) => Err(FlushFailure::io(
+                    "writing sled's log (injected)",
+                    &std::io::Error::from_raw_os_error(errno),
+                )),
+                Some(Fault::After(errno)) => {
+                    self.inner
+                        .parts
+                        .db
+                        .flush()
+                        .map_err(|e| FlushFailure::sled("writing sled's log", &e))?;
+                    Err(FlushFailure::io(
+                        "syncing the store's files (injected)",
+                        &std::io::Error::from_raw_os_error(errno),
+                    ))
+                }
+            }
+        }
+
+        fn housekeeping(&mut self) {
+            self.inner.housekeeping();
+        }
     }
 }
 
@@ -774,7 +864,8 @@ mod tests {
         assert!(is_disk_full(&std::io::Error::from(
             std::io::ErrorKind::StorageFull
         )));
-        h.go.send(Err(FlushFailure::io("writing", &enospc))).unwrap();
+        h.go.send(Err(FlushFailure::io("writing", &enospc)))
+            .unwrap();
         match w.join().unwrap().1 {
             Err(StoreError::Failed { cause }) => {
                 assert!(cause.starts_with("the disk is full"), "{cause}")

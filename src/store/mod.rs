@@ -101,6 +101,8 @@ mod audit_tests;
 mod backup;
 mod commit;
 mod error;
+#[cfg(test)]
+mod fault_tests;
 mod fsck;
 mod keys;
 mod list;
@@ -434,6 +436,23 @@ impl Store {
     /// when its files are damaged or are not a nianbao store, and
     /// [`StoreError::Incompatible`] when sled refuses the configuration.
     pub fn open(cfg: &StoreConfig) -> Result<Store, StoreError> {
+        Store::open_with(cfg, |work| work)
+    }
+
+    /// [`Store::open`] with the faults `faults` arms injected into its flushes.
+    #[cfg(test)]
+    pub(crate) fn open_with_faults(
+        cfg: &StoreConfig,
+        faults: Arc<commit::faults::Faults>,
+    ) -> Result<Store, StoreError> {
+        Store::open_with(cfg, |inner| commit::faults::Faulty { inner, faults })
+    }
+
+    /// [`Store::open`] with the flush `wrap` makes of the store's.
+    fn open_with<W: commit::FlushWork>(
+        cfg: &StoreConfig,
+        wrap: impl FnOnce(commit::SledFlush) -> W,
+    ) -> Result<Store, StoreError> {
         let path = cfg.path.clone();
         if path.exists() && !path.is_dir() {
             return Err(StoreError::corrupt(format!(
@@ -532,6 +551,7 @@ impl Store {
                 housekeeping_every: Duration::from_secs(60),
                 commit_delay: cfg.commit_delay,
             },
+            wrap,
         )?;
         let released = LockRelease {
             db_file: path.join("db"),

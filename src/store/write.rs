@@ -9,9 +9,9 @@ use sled::transaction::{ConflictableTransactionError, ConflictableTransactionRes
 use crate::pb::{ReportRevision, Withdrawal};
 
 use super::audit::{committed_entry, WithdrawRequest};
+use super::commit::FlushFailure;
 use super::keys;
 use super::records::{IdemRecord, OP_SUBMIT, OP_WITHDRAW};
-use super::commit::FlushFailure;
 use super::tx::{abort, attributes_of, Abort, NewRevision, Tx};
 use super::{
     micros, revision_etag, sha256_hex, timestamp, withdrawal_etag, Store, StoreError, Submission,
