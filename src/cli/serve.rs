@@ -68,6 +68,12 @@ pub struct ServeArgs {
     #[arg(long, env = "NIANBAO_COMMIT_DELAY_US", default_value_t = 3000)]
     commit_delay_us: u64,
 
+    /// MiB the store's disk must keep free: writes finding less are refused
+    /// (RESOURCE_EXHAUSTED, reason STORAGE_FULL) and resume once space is freed (0: no
+    /// check).
+    #[arg(long, env = "NIANBAO_RESERVED_SPACE_MB", default_value_t = 64)]
+    reserved_space_mb: u64,
+
     /// Hours a request_id is remembered for idempotent retries.
     #[arg(long, env = "NIANBAO_IDEMPOTENCY_HOURS", default_value_t = 24)]
     idempotency_hours: u64,
@@ -182,6 +188,7 @@ impl ServeArgs {
             decoded_cache: self.decoded_cache,
             idempotency_window: Duration::from_secs(self.idempotency_hours.saturating_mul(3600)),
             commit_delay: Duration::from_micros(self.commit_delay_us.min(1_000_000)),
+            reserved_space: self.reserved_space_mb.saturating_mul(1024 * 1024),
             watch_buffer: self.watch_buffer,
             policy: self.policy.clone(),
             max_in_flight: self.max_in_flight,

@@ -73,6 +73,9 @@ pub struct Config {
     pub idempotency_window: Duration,
     /// Group commit: how long a flush waits for more writers when several wait for it.
     pub commit_delay: Duration,
+    /// Free bytes the store's disk must keep; writes finding less are refused
+    /// (RESOURCE_EXHAUSTED, `STORAGE_FULL`) until space is freed.
+    pub reserved_space: u64,
     /// Events a watcher may be behind before its stream is refilled from the log.
     pub watch_buffer: usize,
     /// The access policy file (`auth::policy`); `None`: every caller may do everything.
@@ -117,6 +120,7 @@ impl Default for Config {
             decoded_cache: crate::store::DEFAULT_DECODED_CACHE,
             idempotency_window: crate::store::DEFAULT_IDEMPOTENCY_WINDOW,
             commit_delay: crate::store::DEFAULT_COMMIT_DELAY,
+            reserved_space: crate::store::DEFAULT_RESERVED_SPACE,
             watch_buffer: 256,
             policy: None,
             max_in_flight: 1024,
@@ -230,6 +234,7 @@ pub async fn serve_reloadable(
         idempotency_window: config.idempotency_window,
         decoded_cache: config.decoded_cache,
         commit_delay: config.commit_delay,
+        reserved_space: config.reserved_space,
         ..StoreConfig::new(&config.data_dir)
     };
     let store = match Store::open(&store_config) {

@@ -54,6 +54,14 @@ pub mod reason {
     pub const REQUEST_TOO_LARGE: &str = "REQUEST_TOO_LARGE";
     pub const STORE_UNAVAILABLE: &str = "STORE_UNAVAILABLE";
     pub const STORE_FAILURE: &str = "STORE_FAILURE";
+    /// RESOURCE_EXHAUSTED: the store's disk is below its reserve of free space; nothing
+    /// was written, writes resume once space is freed (gRPC's own example of the code:
+    /// "the entire file system is out of space").
+    pub const STORAGE_FULL: &str = "STORAGE_FULL";
+    /// UNAVAILABLE: a write to disk failed (an fsync, or sled's log) and the store has
+    /// stopped accepting writes until the server is restarted; reads work. The write is
+    /// not acknowledged: retry it, with the same request id, after the restart.
+    pub const STORE_FAILED: &str = "STORE_FAILED";
     pub const DEADLINE_EXCEEDED: &str = "DEADLINE_EXCEEDED";
     pub const SHUTTING_DOWN: &str = "SHUTTING_DOWN";
     pub const INTERNAL: &str = "INTERNAL";
@@ -167,8 +175,9 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     /// Store errors as the caller should see them: its own mistakes (a missing
     /// report, a stale etag, a reused request id, a bad page token) with their
-    /// details, a store that cannot serve as UNAVAILABLE, damage and disk trouble
-    /// as INTERNAL.
+    /// details, a store that cannot serve (or no longer takes writes: `STORE_FAILED`)
+    /// as UNAVAILABLE, a full disk as RESOURCE_EXHAUSTED (`STORAGE_FULL`), damage and
+    /// other disk trouble as INTERNAL.
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::NotFound { name } => ApiError::NotFound {
@@ -216,6 +225,17 @@ impl From<StoreError> for ApiError {
                 reason: reason::STORE_UNAVAILABLE,
                 message: e.to_string(),
             },
+            e @ StoreError::StorageFull { .. } => ApiError::ResourceExhausted {
+                reason: reason::STORAGE_FULL,
+                message: e.to_string(),
+            },
+            e @ StoreError::Failed { .. } => {
+                tracing::warn!(error = %e, "a write refused: the store has failed");
+                ApiError::Unavailable {
+                    reason: reason::STORE_FAILED,
+                    message: e.to_string(),
+                }
+            }
             e @ (StoreError::Corrupt { .. }
             | StoreError::NotEmpty { .. }
             | StoreError::InvalidBackup { .. }
@@ -530,9 +550,25 @@ mod tests {
                 reason::STORE_UNAVAILABLE,
             ),
             (
-                StoreError::NotDurable("disk full".into()),
+                StoreError::NotDurable("closed".into()),
                 Code::Internal,
                 reason::STORE_FAILURE,
+            ),
+            (
+                StoreError::StorageFull {
+                    path: "/d".into(),
+                    available: 1,
+                    reserved: 2,
+                },
+                Code::ResourceExhausted,
+                reason::STORAGE_FULL,
+            ),
+            (
+                StoreError::Failed {
+                    cause: "the disk is full: writing sled's log".into(),
+                },
+                Code::Unavailable,
+                reason::STORE_FAILED,
             ),
         ];
         for (e, code, reason) in cases {

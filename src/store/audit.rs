@@ -374,9 +374,7 @@ impl Store {
             return Ok(AuditHead::read(&self.inner.trees.meta)?.sequence);
         }
         let _gate = self.inner.gate.read().unwrap_or_else(|e| e.into_inner());
-        self.inner
-            .trees
-            .transaction(|tx| tx.append_audit(&entries))
+        self.write_transaction(|tx| tx.append_audit(&entries))
             .map_err(super::tx::Abort::into_error)
     }
 

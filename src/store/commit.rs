@@ -17,6 +17,15 @@
 //! written (without fsync) to the file `nianbao.durable` beside sled's files, so that
 //! opening a store whose log lost acknowledged changes (sled treats damage in its log as
 //! the log's end and recovers the part before it) is an error instead of a silent loss.
+//!
+//! A failed flush is final (the lesson of PostgreSQL's "fsyncgate": after a failed
+//! fsync the kernel may have dropped the dirty pages and marked them clean, so a second
+//! fsync can succeed without the data ever reaching the disk; and sled itself keeps the
+//! first I/O error of its log and refuses every later write with it). The writers
+//! waiting for that flush get [`StoreError::Failed`], the store is *failed* from then on
+//! ([`GroupCommit::failure`]): no flush runs again, and every later write and flush
+//! fails at once with the same cause, until the process restarts and sled recovers the
+//! store from what is on disk. Reads go on.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -48,9 +57,58 @@ pub(crate) struct Progress {
     completed: u64,
     /// Number of the last flush that succeeded.
     last_ok: u64,
-    /// The last flush error, for writers whose flush failed.
-    error: Option<Arc<str>>,
+    /// Set by the first failed flush (or write) and never cleared: the store is failed.
+    failed: Option<FlushFailure>,
 }
+
+/// Why a flush (or a write) failed: what failed, and whether it was for lack of space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FlushFailure {
+    /// What failed and why, for the log and the writers' errors.
+    pub(crate) detail: Arc<str>,
+    /// The file system was full (`ENOSPC`, `io::ErrorKind::StorageFull`).
+    pub(crate) disk_full: bool,
+}
+
+impl FlushFailure {
+    /// A failure described by `detail`.
+    pub(crate) fn new(detail: impl Into<Arc<str>>, disk_full: bool) -> FlushFailure {
+        FlushFailure {
+            detail: detail.into(),
+            disk_full,
+        }
+    }
+
+    /// `what` failed with `e`.
+    pub(crate) fn io(what: &str, e: &std::io::Error) -> FlushFailure {
+        FlushFailure::new(format!("{what}: {e}"), is_disk_full(e))
+    }
+
+    /// `what` failed in sled with `e`.
+    pub(crate) fn sled(what: &str, e: &sled::Error) -> FlushFailure {
+        match e {
+            sled::Error::Io(io) => FlushFailure::io(what, io),
+            other => FlushFailure::new(format!("{what}: {other}"), false),
+        }
+    }
+
+    fn to_error(&self) -> StoreError {
+        let cause = if self.disk_full {
+            format!("the disk is full: {}", self.detail)
+        } else {
+            self.detail.to_string()
+        };
+        StoreError::Failed { cause }
+    }
+}
+
+/// `ENOSPC` (28 on Linux and the BSDs), in whatever form it arrives.
+pub(crate) fn is_disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(ENOSPC)
+}
+
+/// `ENOSPC` on Linux (and every Unix nianbao builds on).
+const ENOSPC: i32 = 28;
 
 /// Shared between the store and its flusher thread.
 #[derive(Debug)]
@@ -74,6 +132,32 @@ impl GroupCommit {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Why the store failed, once a flush or a write has failed; `None` while it works.
+    pub(crate) fn failure(&self) -> Option<StoreError> {
+        self.progress
+            .borrow()
+            .failed
+            .as_ref()
+            .map(FlushFailure::to_error)
+    }
+
+    /// Marks the store failed (when it is not already) for `why`: writes found sled
+    /// refusing them. Wakes every writer waiting for a flush, which fails them.
+    pub(crate) fn fail(&self, why: FlushFailure) {
+        self.progress.send_if_modified(|p| {
+            if p.failed.is_some() {
+                return false;
+            }
+            tracing::error!(
+                error = %why.detail,
+                disk_full = why.disk_full,
+                "the store stops accepting writes: check the disk, then restart"
+            );
+            p.failed = Some(why);
+            true
+        });
+    }
+
     /// Asks for a flush that starts after this call; returns its number.
     pub(crate) fn request(&self) -> u64 {
         let mut st = self.lock();
@@ -86,11 +170,11 @@ impl GroupCommit {
     }
 
     /// Waits until flush `target` has finished; an error if no flush numbered `target` or
-    /// later has succeeded by then.
+    /// later has succeeded by then. Returns at once when the store has failed.
     pub(crate) async fn wait(&self, target: u64) -> Result<(), StoreError> {
         let mut rx = self.progress.subscribe();
         let p = rx
-            .wait_for(|p| p.completed >= target)
+            .wait_for(|p| p.completed >= target || p.failed.is_some())
             .await
             .map_err(|_| StoreError::NotDurable("the store was closed during the flush".into()))?
             .clone();
@@ -102,7 +186,7 @@ impl GroupCommit {
         let mut rx = self.progress.subscribe();
         loop {
             let p = rx.borrow_and_update().clone();
-            if p.completed >= target {
+            if p.completed >= target || p.failed.is_some() {
                 return check(&p, target);
             }
             // No runtime here: poll the channel. Flushes take milliseconds, and only
@@ -126,13 +210,10 @@ impl GroupCommit {
 fn check(p: &Progress, target: u64) -> Result<(), StoreError> {
     if p.last_ok >= target {
         Ok(())
+    } else if let Some(failed) = &p.failed {
+        Err(failed.to_error())
     } else {
-        Err(StoreError::NotDurable(
-            p.error
-                .as_deref()
-                .unwrap_or("the flush did not complete")
-                .to_string(),
-        ))
+        Err(StoreError::NotDurable("the flush did not complete".into()))
     }
 }
 
@@ -180,8 +261,9 @@ pub(crate) const COMMIT_SIBLINGS: usize = 4;
 /// for whom, when). The store's is [`SledFlush`]; tests give their own to drive the
 /// group commit step by step.
 pub(crate) trait FlushWork: Send + 'static {
-    /// Makes everything committed before the call durable.
-    fn flush(&mut self) -> Result<(), String>;
+    /// Makes everything committed before the call durable. After an error it is never
+    /// called again (the store is failed).
+    fn flush(&mut self) -> Result<(), FlushFailure>;
     /// Runs now and then between flushes.
     fn housekeeping(&mut self);
     /// Holds a busy flush back for `delay` before it starts.
@@ -198,10 +280,13 @@ pub(crate) struct Schedule {
 }
 
 impl Flusher {
-    pub(crate) fn start(
+    /// Starts the store's flusher: [`SledFlush`], as `wrap` returns it (the identity
+    /// but in tests, which inject faults at the store's file boundary).
+    pub(crate) fn start<W: FlushWork>(
         shared: Arc<GroupCommit>,
         path: &Path,
         parts: FlusherParts,
+        wrap: impl FnOnce(SledFlush) -> W,
     ) -> Result<Flusher, StoreError> {
         let db_file_path = path.join("db");
         let db_file = File::open(&db_file_path).map_err(|source| StoreError::Io {
@@ -232,7 +317,7 @@ impl Flusher {
             housekeeping_every: parts.housekeeping_every,
             commit_delay: parts.commit_delay,
         };
-        let work = SledFlush { parts, sync };
+        let work = wrap(SledFlush { parts, sync });
         Flusher::spawn(shared, work, schedule).map_err(|source| StoreError::Io {
             action: "start the flusher thread for",
             path: path.to_path_buf(),
@@ -300,16 +385,27 @@ fn run(shared: &GroupCommit, mut work: impl FlushWork, schedule: Schedule) {
             last_housekeeping = Instant::now();
             continue;
         };
+        // Once failed, never flush again: a flush after a failed one could succeed
+        // without the data the failed one covered being on disk.
+        let failed = shared.progress.borrow().failed.is_some();
         let started = Instant::now();
-        let result = work.flush();
+        let result = if failed { Ok(()) } else { work.flush() };
         tracing::trace!(flush, elapsed = ?started.elapsed(), "store flush");
         shared.progress.send_modify(|p| {
             p.completed = flush;
             match result {
-                Ok(()) => p.last_ok = flush,
+                Ok(()) if p.failed.is_none() => p.last_ok = flush,
+                Ok(()) => {}
                 Err(e) => {
-                    tracing::error!(error = %e, "store flush failed");
-                    p.error = Some(e.into());
+                    if p.failed.is_none() {
+                        tracing::error!(
+                            error = %e.detail,
+                            disk_full = e.disk_full,
+                            "store flush failed; the store stops accepting writes: check \
+                             the disk, then restart"
+                        );
+                        p.failed = Some(e);
+                    }
                 }
             }
         });
@@ -322,13 +418,13 @@ fn run(shared: &GroupCommit, mut work: impl FlushWork, schedule: Schedule) {
 
 /// The store's flush: sled's log written and synced, the files sled does not sync
 /// synced, and the durable sequence published and recorded.
-struct SledFlush {
+pub(crate) struct SledFlush {
     parts: FlusherParts,
     sync: DiskSync,
 }
 
 impl FlushWork for SledFlush {
-    fn flush(&mut self) -> Result<(), String> {
+    fn flush(&mut self) -> Result<(), FlushFailure> {
         // Everything committed before these reads is covered by the flush below. The
         // audit sequence first: a write's audit record commits with its change, so every
         // record up to `audit` belongs to a change up to `sequence` (a backup relies on it).
@@ -342,9 +438,10 @@ impl FlushWork for SledFlush {
                     "sled panicked while flushing".into(),
                 ))
             });
-        flushed
-            .map_err(|e| e.to_string())
-            .and_then(|_| self.sync.sync().map_err(|e| e.to_string()))?;
+        flushed.map_err(|e| FlushFailure::sled("writing sled's log", &e))?;
+        self.sync
+            .sync()
+            .map_err(|e| FlushFailure::io("syncing the store's files", &e))?;
         // The durable sequence before the writers hear of the flush: a writer woken by
         // the progress may read the change log at once, and must find its own event.
         let newer = self.parts.durable.send_if_modified(|s| {
@@ -466,6 +563,89 @@ impl DiskSync {
     }
 }
 
+/// Faults injected at the store's file boundary: a [`FlushWork`] around the real
+/// [`SledFlush`] that fails the flushes the test arms, the way a failing disk does.
+#[cfg(test)]
+pub(crate) mod faults {
+    use std::collections::VecDeque;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+
+    /// How an armed flush fails.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) enum Fault {
+        /// The error before anything is written (a log write that fails).
+        Before(i32),
+        /// sled's log is written, then the error is reported in place of the fsyncs
+        /// (an fsync that fails after the kernel took the data: whether it is on disk
+        /// is unknown). Nothing is published as durable.
+        After(i32),
+    }
+
+    /// The faults armed, in order, and the flushes that reached the real work.
+    #[derive(Debug, Default)]
+    pub(crate) struct Faults {
+        armed: Mutex<VecDeque<Fault>>,
+        flushes: AtomicU64,
+    }
+
+    impl Faults {
+        /// The next flush fails with `fault`.
+        pub(crate) fn arm(&self, fault: Fault) {
+            self.armed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push_back(fault);
+        }
+
+        /// Flushes asked of the work so far (failed ones included).
+        pub(crate) fn flushes(&self) -> u64 {
+            self.flushes.load(Ordering::SeqCst)
+        }
+    }
+
+    /// The store's flush with [`Faults`].
+    pub(crate) struct Faulty {
+        pub(crate) inner: SledFlush,
+        pub(crate) faults: Arc<Faults>,
+    }
+
+    impl FlushWork for Faulty {
+        fn flush(&mut self) -> Result<(), FlushFailure> {
+            self.faults.flushes.fetch_add(1, Ordering::SeqCst);
+            let armed = self
+                .faults
+                .armed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_front();
+            match armed {
+                None => self.inner.flush(),
+                Some(Fault::Before(errno)) => Err(FlushFailure::io(
+                    "writing sled's log (injected)",
+                    &std::io::Error::from_raw_os_error(errno),
+                )),
+                Some(Fault::After(errno)) => {
+                    self.inner
+                        .parts
+                        .db
+                        .flush()
+                        .map_err(|e| FlushFailure::sled("writing sled's log", &e))?;
+                    Err(FlushFailure::io(
+                        "syncing the store's files (injected)",
+                        &std::io::Error::from_raw_os_error(errno),
+                    ))
+                }
+            }
+        }
+
+        fn housekeeping(&mut self) {
+            self.inner.housekeeping();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The group commit driven step by step: the test's [`FlushWork`] reports each
@@ -486,13 +666,15 @@ mod tests {
     /// Flushes and pauses that wait for the test; `fail` makes the next flush fail.
     struct Driven {
         events: mpsc::Sender<Event>,
-        go: mpsc::Receiver<Result<(), String>>,
+        go: mpsc::Receiver<Result<(), FlushFailure>>,
     }
 
     impl FlushWork for Driven {
-        fn flush(&mut self) -> Result<(), String> {
+        fn flush(&mut self) -> Result<(), FlushFailure> {
             let _ = self.events.send(Event::Flush);
-            self.go.recv().unwrap_or(Err("the test ended".into()))
+            self.go
+                .recv()
+                .unwrap_or(Err(FlushFailure::new("the test ended", false)))
         }
 
         fn housekeeping(&mut self) {}
@@ -506,7 +688,7 @@ mod tests {
     struct Harness {
         shared: Arc<GroupCommit>,
         events: mpsc::Receiver<Event>,
-        go: mpsc::Sender<Result<(), String>>,
+        go: mpsc::Sender<Result<(), FlushFailure>>,
         _flusher: Flusher,
     }
 
@@ -639,20 +821,56 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_flush_fails_its_writers_and_the_next_one_recovers() {
+    fn a_failed_flush_fails_its_writers_and_every_later_one_without_flushing_again() {
+        let h = Harness::new(Duration::ZERO);
+        let ok = h.writer();
+        assert_eq!(h.next(), Event::Flush);
+        h.release();
+        assert_eq!(targets(vec![ok]), [1]);
+        let w = h.writer();
+        assert_eq!(h.next(), Event::Flush);
+        let eio = std::io::Error::from_raw_os_error(5);
+        h.go.send(Err(FlushFailure::io("syncing", &eio))).unwrap();
+        let (target, outcome) = w.join().unwrap();
+        assert_eq!(target, 2);
+        match outcome {
+            Err(StoreError::Failed { cause }) => assert!(cause.contains("os error 5"), "{cause}"),
+            other => panic!("expected Failed, got {other:?}"),
+        }
+        assert!(h.shared.failure().is_some());
+        // Later writers fail with the same cause, and the work is never asked to flush
+        // again (a flush would show as an event).
+        for _ in 0..3 {
+            let (_, outcome) = h.writer().join().unwrap();
+            match outcome {
+                Err(StoreError::Failed { cause }) => assert!(cause.contains("os error 5")),
+                other => panic!("expected Failed, got {other:?}"),
+            }
+        }
+        assert!(
+            h.events.try_recv().is_err(),
+            "no flush runs after a failed one"
+        );
+        assert_eq!(h.shared.progress.borrow().last_ok, 1);
+    }
+
+    #[test]
+    fn a_full_disk_is_named_in_the_failure() {
         let h = Harness::new(Duration::ZERO);
         let w = h.writer();
         assert_eq!(h.next(), Event::Flush);
-        h.go.send(Err("disk full".into())).unwrap();
-        let (target, outcome) = w.join().unwrap();
-        assert_eq!(target, 1);
-        match outcome {
-            Err(StoreError::NotDurable(e)) => assert!(e.contains("disk full"), "{e}"),
-            other => panic!("expected NotDurable, got {other:?}"),
+        let enospc = std::io::Error::from_raw_os_error(28);
+        assert!(is_disk_full(&enospc));
+        assert!(is_disk_full(&std::io::Error::from(
+            std::io::ErrorKind::StorageFull
+        )));
+        h.go.send(Err(FlushFailure::io("writing", &enospc)))
+            .unwrap();
+        match w.join().unwrap().1 {
+            Err(StoreError::Failed { cause }) => {
+                assert!(cause.starts_with("the disk is full"), "{cause}")
+            }
+            other => panic!("expected Failed, got {other:?}"),
         }
-        let w = h.writer();
-        assert_eq!(h.next(), Event::Flush);
-        h.release();
-        assert_eq!(targets(vec![w]), [2]);
     }
 }

@@ -8,7 +8,8 @@ use crate::names::echo;
 
 /// Why a store operation failed. Caller mistakes (`NotFound`, `EtagMismatch`,
 /// `InvalidArgument`...) are distinct from trouble with the store itself (`Corrupt`,
-/// `Storage`, `Io`, `NotDurable`), so a server can map them to the right status.
+/// `Storage`, `Io`, `NotDurable`, `StorageFull`, `Failed`), so a server can map them to
+/// the right status.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -133,6 +134,36 @@ pub enum StoreError {
          errors) and retry the request with the same request id"
     )]
     NotDurable(String),
+
+    /// A write refused before it began: the file system holding the store has less free
+    /// space than the store keeps in reserve ([`super::StoreConfig::reserved_space`]).
+    /// Nothing was written; writes resume by themselves once space is freed, and reads
+    /// are not affected.
+    #[error(
+        "the disk holding the store at {} is full: {available} bytes free, fewer than the \
+         {reserved} bytes the store keeps in reserve; nothing was written. Free space on \
+         it, then retry the request with the same request id",
+        path.display()
+    )]
+    StorageFull {
+        path: PathBuf,
+        available: u64,
+        reserved: u64,
+    },
+
+    /// The store has stopped accepting writes: a flush (sled's log write or an fsync)
+    /// failed, or sled reported an I/O error on a write. Whether the data a failed fsync
+    /// covered reached the disk is unknown, so the store does not retry it and report
+    /// success later: every write since fails with this error until the process is
+    /// restarted (reads keep working; every acknowledged write is on disk).
+    #[error(
+        "the store has stopped accepting writes after a failed write to disk ({cause}); \
+         this write is not acknowledged. Reads still work. Check the disk (free \
+         space, errors in the kernel log), then restart the server; acknowledged writes \
+         are safe, and a request retried with the same request id after the restart is \
+         applied at most once"
+    )]
+    Failed { cause: String },
 }
 
 fn describe_current(current: &Option<String>) -> String {

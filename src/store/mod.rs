@@ -28,6 +28,18 @@
 //!   [`Store::subscribe_audit`] show durable records only, as the change feed does.
 //! - **Typed failures.** A store locked by another process, written by a newer schema,
 //!   damaged, or not a nianbao store gives a [`StoreError`], never a panic.
+//! - **Failing disks.** A write first checks the free space of the store's file system:
+//!   below [`StoreConfig::reserved_space`] it is refused with
+//!   [`StoreError::StorageFull`] before anything is written, and writes resume by
+//!   themselves once space is freed. A flush that fails (sled's log write or an fsync:
+//!   `EIO`, or `ENOSPC` when the disk filled up faster than the reserve), or a write
+//!   that sled refuses with an I/O error, *fails* the store for good: that write and
+//!   every later one get [`StoreError::Failed`], nothing is flushed again (see
+//!   `commit.rs`), and a restart (after checking the disk) is needed to write again.
+//!   Reads work in both cases; every acknowledged write is on disk. Until the restart,
+//!   a read may see a write that committed in memory but was never acknowledged, and
+//!   that the restart may not bring back (the change feed and the audit export never
+//!   show it: they show durable entries only).
 //!
 //! # Trees and key layouts
 //!
@@ -89,6 +101,8 @@ mod audit_tests;
 mod backup;
 mod commit;
 mod error;
+#[cfg(test)]
+mod fault_tests;
 mod fsck;
 mod keys;
 mod list;
@@ -167,7 +181,17 @@ pub struct StoreConfig {
     /// and fdatasync for more of them: more writes per second, each a little later).
     /// A lone writer is flushed at once. Default [`DEFAULT_COMMIT_DELAY`]; zero: never.
     pub commit_delay: Duration,
+    /// Free bytes the store's file system must keep: a write that finds less free
+    /// (for unprivileged users, as `statvfs` counts it) is refused with
+    /// [`StoreError::StorageFull`] before it begins, so that sled never meets a full
+    /// disk in the middle of its log (which would fail the store: [`StoreError::Failed`]).
+    /// One write can take a whole log segment (sled pads the current one to its end)
+    /// plus the revision itself. Default [`DEFAULT_RESERVED_SPACE`]; zero: no check.
+    pub reserved_space: u64,
 }
+
+/// Default [`StoreConfig::reserved_space`]: 64 MiB (eight default segments).
+pub const DEFAULT_RESERVED_SPACE: u64 = 64 * 1024 * 1024;
 
 /// Default [`StoreConfig::commit_delay`]: 3 ms.
 pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_millis(3);
@@ -186,6 +210,7 @@ impl StoreConfig {
             segment_size: DEFAULT_SEGMENT_SIZE,
             decoded_cache: DEFAULT_DECODED_CACHE,
             commit_delay: DEFAULT_COMMIT_DELAY,
+            reserved_space: DEFAULT_RESERVED_SPACE,
         }
     }
 }
@@ -332,6 +357,8 @@ struct Inner {
     /// Last durable audit record sequence number.
     audit_durable: Arc<watch::Sender<u64>>,
     idempotency_window: Duration,
+    /// [`StoreConfig::reserved_space`].
+    reserved_space: u64,
     /// Writers hold it shared around their transaction; `fsck` holds it exclusively so
     /// that it sees (and repairs) a store nobody writes to.
     gate: RwLock<()>,
@@ -409,6 +436,23 @@ impl Store {
     /// when its files are damaged or are not a nianbao store, and
     /// [`StoreError::Incompatible`] when sled refuses the configuration.
     pub fn open(cfg: &StoreConfig) -> Result<Store, StoreError> {
+        Store::open_with(cfg, |work| work)
+    }
+
+    /// [`Store::open`] with the faults `faults` arms injected into its flushes.
+    #[cfg(test)]
+    pub(crate) fn open_with_faults(
+        cfg: &StoreConfig,
+        faults: Arc<commit::faults::Faults>,
+    ) -> Result<Store, StoreError> {
+        Store::open_with(cfg, |inner| commit::faults::Faulty { inner, faults })
+    }
+
+    /// [`Store::open`] with the flush `wrap` makes of the store's.
+    fn open_with<W: commit::FlushWork>(
+        cfg: &StoreConfig,
+        wrap: impl FnOnce(commit::SledFlush) -> W,
+    ) -> Result<Store, StoreError> {
         let path = cfg.path.clone();
         if path.exists() && !path.is_dir() {
             return Err(StoreError::corrupt(format!(
@@ -507,6 +551,7 @@ impl Store {
                 housekeeping_every: Duration::from_secs(60),
                 commit_delay: cfg.commit_delay,
             },
+            wrap,
         )?;
         let released = LockRelease {
             db_file: path.join("db"),
@@ -520,6 +565,7 @@ impl Store {
                 durable,
                 audit_durable,
                 idempotency_window: window,
+                reserved_space: cfg.reserved_space,
                 gate: RwLock::new(()),
                 turn: tokio::sync::Mutex::new(()),
                 decoded: (cfg.decoded_cache > 0)

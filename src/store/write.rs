@@ -4,14 +4,15 @@
 use std::time::SystemTime;
 
 use prost::Message;
-use sled::transaction::ConflictableTransactionError;
+use sled::transaction::{ConflictableTransactionError, ConflictableTransactionResult};
 
 use crate::pb::{ReportRevision, Withdrawal};
 
 use super::audit::{committed_entry, WithdrawRequest};
+use super::commit::FlushFailure;
 use super::keys;
 use super::records::{IdemRecord, OP_SUBMIT, OP_WITHDRAW};
-use super::tx::{abort, attributes_of, Abort, NewRevision};
+use super::tx::{abort, attributes_of, Abort, NewRevision, Tx};
 use super::{
     micros, revision_etag, sha256_hex, timestamp, withdrawal_etag, Store, StoreError, Submission,
     SubmitOutcome, WithdrawOutcome, MAX_REQUEST_ID_LEN,
@@ -104,7 +105,7 @@ impl Store {
         .encode_to_vec();
 
         let _gate = self.inner.gate.read().unwrap_or_else(|e| e.into_inner());
-        let result = self.inner.trees.transaction(|tx| {
+        let result = self.write_transaction(|tx| {
             let head = tx.head(&nk)?;
             if let (Some(within), Some(head)) = (&s.within, &head) {
                 if !within.contains(head.division_code.as_deref()) {
@@ -235,7 +236,7 @@ impl Store {
             .as_ref()
             .map(|e| committed_entry(e, &name_str, request_id));
         let _gate = self.inner.gate.read().unwrap_or_else(|e| e.into_inner());
-        let result = self.inner.trees.transaction(|tx| {
+        let result = self.write_transaction(|tx| {
             let head = tx.head(&nk)?;
             if let Some(h) = &head {
                 let division = h.division_code.as_deref();
@@ -326,6 +327,57 @@ impl Store {
             }),
             Err(Abort::Err(e)) => Err(e),
         }
+    }
+
+    /// Refuses a write before it begins: on a failed store ([`StoreError::Failed`]),
+    /// or when the disk has less free space than [`super::StoreConfig::reserved_space`]
+    /// ([`StoreError::StorageFull`]).
+    pub(super) fn check_writable(&self) -> Result<(), StoreError> {
+        if let Some(failed) = self.inner.commit.failure() {
+            return Err(failed);
+        }
+        let reserved = self.inner.reserved_space;
+        if reserved == 0 {
+            return Ok(());
+        }
+        match fs2::available_space(&self.inner.path) {
+            Ok(available) if available < reserved => Err(StoreError::StorageFull {
+                path: self.inner.path.clone(),
+                available,
+                reserved,
+            }),
+            Ok(_) => Ok(()),
+            // Not knowing is no reason to refuse: sled will tell if the disk is full.
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the free space of the store's disk");
+                Ok(())
+            }
+        }
+    }
+
+    /// A write transaction ([`super::tx::Trees::transaction`]) after
+    /// [`Store::check_writable`]. An I/O error from sled fails the store: sled keeps
+    /// the first I/O error of its log and refuses every later write with it.
+    pub(super) fn write_transaction<T>(
+        &self,
+        f: impl Fn(&Tx<'_>) -> ConflictableTransactionResult<T, Abort>,
+    ) -> Result<T, Abort> {
+        self.check_writable().map_err(Abort::Err)?;
+        self.inner.trees.transaction(f).map_err(|a| match a {
+            Abort::Err(StoreError::Storage {
+                context,
+                source: sled::Error::Io(io),
+            }) => {
+                self.inner.commit.fail(FlushFailure::io(context, &io));
+                Abort::Err(
+                    self.inner
+                        .commit
+                        .failure()
+                        .unwrap_or_else(|| StoreError::sled(context, sled::Error::Io(io))),
+                )
+            }
+            other => other,
+        })
     }
 
     /// Waits until everything committed so far is durable.
