@@ -18,9 +18,9 @@ use nianbao::pb::report_validator_client::ReportValidatorClient;
 use nianbao::pb::{
     submit_report_request, AggregateReportsRequest, ExportAuditRecordsRequest, GetReportRequest,
     GroupBy, ListReportsRequest, ParseReportRequest, PublishedText, ReportFilter, RuleOutcome,
-    SubmitReportRequest, WatchReportsRequest, WithdrawReportRequest,
+    SubmitReportRequest, ValidateReportRequest, WatchReportsRequest, WithdrawReportRequest,
 };
-use nianbao::service::{serve_on, Config};
+use nianbao::service::{serve_on, Config, WorkLimits, WorkPool};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
 
@@ -1041,5 +1041,165 @@ async fn strict_inputs_are_refused_naming_their_field() {
         AsciiMetadataValue::from_static("platform a"),
     );
     registry.list_reports(request).await.expect("a good name");
+    server.stop().await;
+}
+
+/// Holds one job on a work pool until released: (release, the job's result).
+fn hold(
+    pool: &WorkPool,
+    text_bytes: usize,
+) -> (std::sync::mpsc::Sender<()>, nianbao::service::work::Job<()>) {
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let job = pool
+        .submit(text_bytes, move || {
+            let _ = wait.recv();
+        })
+        .expect("the pool has room");
+    (release, job)
+}
+
+/// The call was refused at once: RESOURCE_EXHAUSTED, `OVERLOADED`, with RetryInfo.
+fn assert_overloaded<T: std::fmt::Debug>(result: Result<T, tonic::Status>, what: &str) {
+    let status = result.expect_err(what);
+    assert_eq!(status.code(), Code::ResourceExhausted, "{what}: {status:?}");
+    assert_eq!(reason(&status), "OVERLOADED", "{what}");
+    let retry = status.get_error_details().retry_info().cloned();
+    assert!(
+        retry.and_then(|r| r.retry_delay).is_some(),
+        "{what}: RetryInfo with a delay"
+    );
+}
+
+fn validate_text(name: &str) -> ValidateReportRequest {
+    ValidateReportRequest {
+        input: Some(nianbao::pb::validate_report_request::Input::Text(
+            PublishedText {
+                content: corpus(name),
+                label: name.into(),
+                ..Default::default()
+            },
+        )),
+        previous: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_work_pool_refuses_cpu_work_at_once_and_serves_again_when_freed() {
+    // One worker and a queue of one, both held by jobs the test releases.
+    let pool = WorkPool::new(WorkLimits {
+        workers: 1,
+        queue: 1,
+        ..WorkLimits::default()
+    })
+    .expect("a pool");
+    let server = {
+        let pool = pool.clone();
+        Server::start(move |c, _| c.work_pool = Some(pool)).await
+    };
+    let channel = server.channel().await;
+    let mut validator = ReportValidatorClient::new(channel.clone());
+    let mut registry = ReportRegistryClient::new(channel);
+    let (release_running, running) = hold(&pool, 0);
+    let (release_queued, queued) = hold(&pool, 0);
+
+    let file = "000_2b6e7661ff84f527.txt";
+    assert_overloaded(
+        validator.validate_report(validate_text(file)).await,
+        "ValidateReport of a text",
+    );
+    assert_overloaded(
+        validator
+            .parse_report(ParseReportRequest {
+                text: Some(PublishedText {
+                    content: corpus(file),
+                    ..Default::default()
+                }),
+            })
+            .await,
+        "ParseReport",
+    );
+    assert_overloaded(
+        registry
+            .submit_report(SubmitReportRequest {
+                input: text(file),
+                agency_id: "held".into(),
+                ..Default::default()
+            })
+            .await,
+        "SubmitReport",
+    );
+    assert_overloaded(
+        registry
+            .aggregate_reports(AggregateReportsRequest::default())
+            .await,
+        "AggregateReports",
+    );
+    // An entity is validated inline (tens of microseconds), not on the pool.
+    let entity = nianbao::parse::parse(&corpus(file), &Default::default())
+        .report
+        .expect("a report");
+    validator
+        .validate_report(ValidateReportRequest {
+            input: Some(nianbao::pb::validate_report_request::Input::Report(entity)),
+            previous: None,
+        })
+        .await
+        .expect("an entity is validated without the pool");
+
+    release_running.send(()).expect("the running job holds");
+    release_queued.send(()).expect("the queued job holds");
+    running.await.expect("the running job ends");
+    queued.await.expect("the queued job ends");
+
+    let validated = validator
+        .validate_report(validate_text(file))
+        .await
+        .expect("served again")
+        .into_inner();
+    assert!(validated.result.is_some());
+    registry
+        .submit_report(SubmitReportRequest {
+            input: text(file),
+            agency_id: "freed".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("submitted once the pool is free");
+    let aggregate = registry
+        .aggregate_reports(AggregateReportsRequest::default())
+        .await
+        .expect("aggregated")
+        .into_inner();
+    assert_eq!(aggregate.reports, 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn texts_beyond_the_parse_budget_are_refused_at_once() {
+    let file = "010_shanghai_shizhengfubangongting_2019.txt";
+    let size = corpus(file).len();
+    // A budget of twice the text, half of it held: the text does not fit until freed.
+    let pool = WorkPool::new(WorkLimits {
+        workers: 1,
+        queue: 8,
+        parse_budget: 2 * size,
+    })
+    .expect("a pool");
+    let server = {
+        let pool = pool.clone();
+        Server::start(move |c, _| c.work_pool = Some(pool)).await
+    };
+    let mut validator = ReportValidatorClient::new(server.channel().await);
+    let (release, held) = hold(&pool, size + 4096);
+    assert_overloaded(
+        validator.validate_report(validate_text(file)).await,
+        "a text beyond the budget left",
+    );
+    release.send(()).expect("the job holds");
+    held.await.expect("the held job ends");
+    validator
+        .validate_report(validate_text(file))
+        .await
+        .expect("the budget is free again");
     server.stop().await;
 }

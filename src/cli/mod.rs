@@ -83,7 +83,7 @@ enum Command {
 
     /// Run the gRPC server (nianbao.v1 ReportValidator, ReportRegistry and
     /// ReportAdmin, health, reflection) on the local store.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
 
     /// Make certificates for trying mutual TLS: a private CA, a server certificate,
     /// client certificates, and a sample access policy.
@@ -165,7 +165,7 @@ pub fn main() -> ExitCode {
         _ => init_tracing("warn", serve::LogFormat::Text, Writer::Inline),
     };
     let status = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Import(args) => registry::import(args),
         Command::Get(args) => registry::get(args),
         Command::List(args) => registry::list(args),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use nianbao::service::{serve, Config, Reload, Shutdown, TlsFiles};
+use nianbao::service::{serve, Config, Reload, Shutdown, TlsFiles, WorkLimits};
 
 use super::Status;
 
@@ -154,6 +154,21 @@ pub struct ServeArgs {
     #[arg(long, env = "NIANBAO_MAX_CONNECTIONS", default_value_t = 10_000)]
     max_connections: usize,
 
+    /// Worker threads that parse, validate texts, prepare submissions and aggregate
+    /// (default: one per core).
+    #[arg(long, env = "NIANBAO_WORKERS")]
+    workers: Option<usize>,
+
+    /// Jobs that may wait for a worker; past them (and the workers) calls are refused
+    /// at once with RESOURCE_EXHAUSTED and RetryInfo rather than queued.
+    #[arg(long, env = "NIANBAO_WORK_QUEUE", default_value_t = nianbao::service::work::DEFAULT_WORK_QUEUE)]
+    work_queue: usize,
+
+    /// MiB of request text the running and waiting jobs may hold together; a text
+    /// beyond it is refused at once with RESOURCE_EXHAUSTED and RetryInfo.
+    #[arg(long, env = "NIANBAO_PARSE_BUDGET_MB", default_value_t = 256)]
+    parse_budget_mb: usize,
+
     /// Log format on stderr.
     #[arg(long, env = "NIANBAO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -210,6 +225,12 @@ impl ServeArgs {
                 .then(|| Duration::from_secs(self.keepalive_interval_secs)),
             keepalive_timeout: Duration::from_secs(self.keepalive_timeout_secs.max(1)),
             max_connections: self.max_connections.max(1),
+            work: WorkLimits {
+                workers: self.workers.unwrap_or(0),
+                queue: self.work_queue,
+                parse_budget: self.parse_budget_mb.saturating_mul(1024 * 1024).max(1),
+            },
+            work_pool: None,
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod status;
 pub mod stored;
 pub mod transport;
 pub mod validator;
+pub mod work;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -39,6 +40,7 @@ use registry::Registry;
 pub use transport::{identity_of, PeerInfo, Reload, ReloadableTls, Shutdown, TlsError, TlsFiles};
 use transport::{AcceptLimits, ConnectionSettings, HttpService, Incoming};
 use validator::Validator;
+pub use work::{WorkLimits, WorkPool, WorkPoolError};
 
 /// HTTP/2 flow-control window of one stream: a request of 1 MiB goes in one window.
 const STREAM_WINDOW_BYTES: u32 = 1024 * 1024;
@@ -102,6 +104,13 @@ pub struct Config {
     pub keepalive_timeout: Duration,
     /// Connections open at once; one beyond them is closed at once.
     pub max_connections: usize,
+    /// The pool CPU work runs on (parsing, validating a text, preparing a submission,
+    /// aggregating): its workers, its queue and its parse budget; past them calls are
+    /// refused at once (`OVERLOADED`, with `RetryInfo`).
+    pub work: WorkLimits,
+    /// A pool to run that work on instead of starting one of `work`'s sizes (servers
+    /// in one process may share one; tests hold its workers).
+    pub work_pool: Option<WorkPool>,
 }
 
 impl Default for Config {
@@ -132,6 +141,8 @@ impl Default for Config {
             keepalive_interval: Some(Duration::from_secs(60)),
             keepalive_timeout: Duration::from_secs(20),
             max_connections: transport::MAX_CONNECTIONS,
+            work: WorkLimits::default(),
+            work_pool: None,
         }
     }
 }
@@ -150,6 +161,8 @@ pub enum ServeError {
     Policy(#[from] auth::PolicyError),
     #[error("cannot set up TLS: {0}")]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Workers(#[from] WorkPoolError),
     #[error(
         "refusing to serve plaintext on {addr}, which is not a loopback address: configure \
          TLS (--tls-cert and --tls-key, and --client-ca for client certificates), or allow \
@@ -258,8 +271,18 @@ pub async fn serve_reloadable(
         config.max_in_flight,
         audit.clone(),
     )?);
+    let work = match &config.work_pool {
+        Some(pool) => pool.clone(),
+        None => WorkPool::new(config.work)?,
+    };
+    tracing::info!(
+        workers = work.workers(),
+        queue = work.queue(),
+        parse_budget_bytes = work.parse_budget(),
+        "work pool"
+    );
     let (drain, draining) = tokio::sync::watch::channel(false);
-    let registry = Registry::new(store.clone(), &config, draining.clone());
+    let registry = Registry::new(store.clone(), &config, work.clone(), draining.clone());
     let (streams, max_streams) = registry.stream_limit();
     let admin = Admin::new(store.clone(), streams, max_streams, draining);
 
@@ -272,7 +295,7 @@ pub async fn serve_reloadable(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let validator = ReportValidatorServer::new(Validator)
+    let validator = ReportValidatorServer::new(Validator::new(work))
         .max_decoding_message_size(config.max_request_bytes)
         .max_encoding_message_size(config.max_response_bytes)
         .accept_compressed(CompressionEncoding::Gzip)
@@ -421,11 +444,4 @@ pub async fn serve_reloadable(
 /// The span of one RPC: the method; the handlers add the report name.
 fn rpc_span(r: &http::Request<tonic::body::Body>) -> tracing::Span {
     tracing::info_span!("rpc", method = %r.uri().path())
-}
-
-/// Runs CPU-bound domain work (parsing, validation, aggregation) off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, status::ApiError> {
-    Ok(tokio::task::spawn_blocking(f).await?)
 }

@@ -12,7 +12,9 @@ use tonic::{Request, Response, Status};
 use super::auth::Caller;
 use super::status::{reason, ApiError};
 use super::stored::StoredGetReport;
-use super::{blocking, input, Config};
+use super::validator::text_bytes;
+use super::work::WorkPool;
+use super::{input, Config};
 use crate::aggregate::{self, Grouping};
 use crate::ingest;
 use crate::names::{check_free_text, echo, AgencyId, NameError, ReportName};
@@ -48,10 +50,17 @@ pub struct Registry {
     max_streams: usize,
     /// Turns true when the server starts draining: open streams end.
     draining: watch::Receiver<bool>,
+    /// Where submissions are prepared and aggregations run.
+    work: WorkPool,
 }
 
 impl Registry {
-    pub fn new(store: Option<Store>, config: &Config, draining: watch::Receiver<bool>) -> Registry {
+    pub fn new(
+        store: Option<Store>,
+        config: &Config,
+        work: WorkPool,
+        draining: watch::Receiver<bool>,
+    ) -> Registry {
         Registry {
             store,
             default_page_size: config.default_page_size.max(1),
@@ -60,6 +69,7 @@ impl Registry {
             streams: Arc::new(Semaphore::new(config.max_open_streams)),
             max_streams: config.max_open_streams,
             draining,
+            work,
         }
     }
 
@@ -237,20 +247,25 @@ impl ReportRegistry for Registry {
                     .map_err(|e| ApiError::field("agency_id", e.to_string()))?,
             )
         };
-        let outcome = ingest::submit(
-            &store,
-            ingest::Request {
-                source,
-                agency,
-                submitter: caller.identity.to_string(),
-                request_id,
-                expected_etag,
-                reject_on_error: r.reject_on_error,
-                within: Some(caller.write.clone()),
-                audit: Some(caller.write_record()),
-            },
-        )
-        .await?;
+        let request = ingest::Request {
+            source,
+            agency,
+            submitter: caller.identity.to_string(),
+            request_id,
+            expected_etag,
+            reject_on_error: r.reject_on_error,
+            within: Some(caller.write.clone()),
+            audit: Some(caller.write_record()),
+        };
+        // Read, name and validate on the work pool (within its budgets); then store.
+        let bytes = text_bytes(&request.source);
+        let submission = {
+            let store = store.clone();
+            self.work
+                .run(bytes, move || ingest::prepare_submission(&store, request))
+                .await??
+        };
+        let outcome = store.submit(submission).await?;
         caller.touches(outcome.name.to_string());
         if !outcome.replayed {
             caller.committed();
@@ -412,7 +427,10 @@ impl ReportRegistry for Registry {
         let r = request.into_inner();
         let grouping = Grouping::from_request(r.group_by, r.division_prefix_length)?;
         let filter = filter(r.filter, &caller)?;
-        let response = blocking(move || aggregate::aggregate(&store, &filter, grouping)).await??;
+        let response = self
+            .work
+            .run(0, move || aggregate::aggregate(&store, &filter, grouping))
+            .await??;
         Ok(Response::new(response))
     }
 
@@ -525,7 +543,12 @@ mod tests {
 
     fn registry() -> Registry {
         let (_, draining) = watch::channel(false);
-        Registry::new(None, &Config::default(), draining)
+        let work = WorkPool::new(super::super::WorkLimits {
+            workers: 1,
+            ..Default::default()
+        })
+        .expect("a pool");
+        Registry::new(None, &Config::default(), work, draining)
     }
 
     fn violated(e: ApiError) -> Vec<(String, String)> {

@@ -76,9 +76,14 @@ pub mod reason {
     pub const OUTSIDE_SCOPE: &str = "OUTSIDE_SCOPE";
     /// RESOURCE_EXHAUSTED (with RetryInfo): the caller is over its rate.
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
-    /// RESOURCE_EXHAUSTED (with RetryInfo): the server is at its in-flight limit.
+    /// RESOURCE_EXHAUSTED (with RetryInfo): the server is at one of its limits — calls
+    /// in flight (`--max-in-flight`), CPU work running and queued (`--workers`,
+    /// `--work-queue`), or request text being parsed (`--parse-budget-mb`).
     pub const OVERLOADED: &str = "OVERLOADED";
 }
+
+/// How long a caller refused with `OVERLOADED` is asked to wait (`RetryInfo`).
+pub const OVERLOADED_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// A refused or failed request, before it becomes a [`Status`].
 #[derive(Debug, thiserror::Error)]

@@ -1,11 +1,13 @@
 //! `ReportValidator`: parsing and validation without storage. Thin: check the
-//! request, run the domain on a blocking thread (parsing a large text is CPU
-//! work), answer.
+//! request, run the domain on the [`WorkPool`] (parsing a large text is CPU work;
+//! a full pool refuses at once), answer.
 
 use tonic::{Request, Response, Status};
 
+use super::input;
 use super::status::ApiError;
-use super::{blocking, input};
+use super::work::WorkPool;
+use crate::ingest::Source;
 use crate::pb::report_validator_server::ReportValidator;
 use crate::pb::{
     FormatVersion, ListRulesRequest, ListRulesResponse, ParseReportRequest, ParseReportResponse,
@@ -14,8 +16,25 @@ use crate::pb::{
 use crate::validate::{catalogue, RULE_SET_VERSION};
 
 /// The stateless validator.
-#[derive(Clone, Debug, Default)]
-pub struct Validator;
+#[derive(Clone, Debug)]
+pub struct Validator {
+    work: WorkPool,
+}
+
+impl Validator {
+    /// A validator whose parsing runs on `work`.
+    pub fn new(work: WorkPool) -> Validator {
+        Validator { work }
+    }
+}
+
+/// The bytes of text reading `source` parses (0 for an entity).
+pub(crate) fn text_bytes(source: &Source) -> usize {
+    match source {
+        Source::Text { bytes, .. } => bytes.len(),
+        Source::Entity(_) => 0,
+    }
+}
 
 #[tonic::async_trait]
 impl ReportValidator for Validator {
@@ -30,7 +49,8 @@ impl ReportValidator for Validator {
             .ok_or_else(|| ApiError::field("text", "required: the published report's bytes"))?;
         tracing::Span::current().record("bytes", text.content.len());
         let source = input::text(text, "text")?;
-        let result = blocking(move || source.parse()).await?;
+        let bytes = text_bytes(&source);
+        let result = self.work.run(bytes, move || source.parse()).await?;
         Ok(Response::new(ParseReportResponse {
             result: Some(result),
         }))
@@ -44,6 +64,7 @@ impl ReportValidator for Validator {
         let request = request.into_inner();
         let source = input::from_validate(request.input)?;
         let previous = request.previous;
+        let bytes = text_bytes(&source);
         let parse_text = source.is_text();
         let run = move || {
             let read = source.read();
@@ -53,10 +74,11 @@ impl ReportValidator for Validator {
                 report: Some(read.report),
             }
         };
-        // Validating an entity takes tens of microseconds: inline. Parsing a text
-        // may take milliseconds: on a blocking thread.
+        // Validating an entity takes tens of microseconds: inline (bounded by the
+        // in-flight limit; it starts no thread). Parsing a text may take milliseconds
+        // and many times its size in memory: on the work pool, within its budgets.
         let response = if parse_text {
-            blocking(run).await?
+            self.work.run(bytes, run).await?
         } else {
             run()
         };

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -25,14 +25,12 @@ use super::{Access, Caller, Policy, PolicyError};
 use crate::names::{echo, Scope};
 use crate::service::audit::AuditLog;
 use crate::service::registry::SUBMITTER_HEADER;
-use crate::service::status::{reason, ApiError};
+use crate::service::status::{reason, ApiError, OVERLOADED_RETRY};
 use crate::service::transport::PeerInfo;
 use crate::store::AuditEntry;
 
 /// Longest declared identity (`x-nianbao-submitter`), in bytes.
 const MAX_DECLARED_IDENTITY: usize = 256;
-/// How long a caller shed at the in-flight limit is asked to wait.
-const OVERLOADED_RETRY: Duration = Duration::from_millis(250);
 
 /// What every call goes through: the policy in force, the transport's kind and the
 /// in-flight limit. Shared by the layer's copies; [`Gate::reload`] swaps the policy.

@@ -194,6 +194,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub label: Option<String>,
 
+    /// Closed loop: a caller refused with RESOURCE_EXHAUSTED and RetryInfo waits the
+    /// delay it asks for before its next request (as a well-behaved client does);
+    /// without it, it sends at once. Refusals are counted apart from errors either way.
+    #[arg(long)]
+    pub honour_retry_info: bool,
+
     /// Decode (and check) every response with the generated types, as a comparison
     /// point. By default responses are not decoded: the client's cost per request is
     /// kept close to the echo client's so that the server is what is measured; a
@@ -222,6 +228,7 @@ impl RunArgs {
             warmup,
             duration,
             timeout,
+            honour_retry_info: self.honour_retry_info,
         })
     }
 

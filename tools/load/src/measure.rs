@@ -44,6 +44,9 @@ pub struct Plan {
     pub duration: Duration,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Closed loop: a caller refused with `RetryInfo` waits the delay it asks for
+    /// before its next request (as a well-behaved client does).
+    pub honour_retry_info: bool,
 }
 
 /// Open loop: a positive, finite number of requests per second; request `k` is due
@@ -178,7 +181,7 @@ pub async fn measure(
     let cpu = tokio::spawn(cpu_use(window, server_pid));
     let lag = match plan.rate {
         None => {
-            closed_loop(&workload, plan.concurrency, window, &shards).await?;
+            closed_loop(&workload, &plan, window, &shards).await?;
             None
         }
         Some(rate) => Some(open_loop(&workload, rate, plan.max_in_flight, window, &shards).await?),
@@ -219,15 +222,16 @@ async fn cpu_use(window: Window, server_pid: Option<u32>) -> (Option<f64>, Optio
     (rate(c0, c1), rate(s0, s1))
 }
 
-/// Closed loop: `concurrency` callers until the window ends.
+/// Closed loop: `plan.concurrency` callers until the window ends.
 async fn closed_loop(
     workload: &Arc<Workload>,
-    concurrency: usize,
+    plan: &Plan,
     window: Window,
     shards: &Arc<Shards>,
 ) -> Fallible<()> {
-    let tasks: Vec<_> = (0..concurrency.max(1) as u64)
-        .map(|c| tokio::spawn(caller(workload.clone(), c, window, shards.clone())))
+    let honour = plan.honour_retry_info;
+    let tasks: Vec<_> = (0..plan.concurrency.max(1) as u64)
+        .map(|c| tokio::spawn(caller(workload.clone(), c, window, honour, shards.clone())))
         .collect();
     for t in tasks {
         t.await.map_err(|e| format!("a caller failed: {e}"))??;
@@ -235,12 +239,14 @@ async fn closed_loop(
     Ok(())
 }
 
-/// One closed-loop caller: sends its next request when the last one answered; records
-/// those sent in the measured window, from send to answer.
+/// One closed-loop caller: sends its next request when the last one answered (and,
+/// when it `honour`s RetryInfo, after the delay a refusal asks for); records those sent
+/// in the measured window, from send to answer.
 async fn caller(
     w: Arc<Workload>,
     caller: u64,
     window: Window,
+    honour: bool,
     shards: Arc<Shards>,
 ) -> Fallible<()> {
     let mut rng = Rng::with_seed(caller + 1);
@@ -262,6 +268,12 @@ async fn caller(
         }
         if measured {
             local.record(&result, latency, done);
+        }
+        if honour {
+            if let Some(wait) = result.as_ref().err().and_then(CallError::retry_after) {
+                let until = (done + wait).min(window.end);
+                tokio::time::sleep_until(until.into()).await;
+            }
         }
     }
     shards.merge(caller, &local);

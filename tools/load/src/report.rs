@@ -1,7 +1,8 @@
 //! Figures and how they are shown: the HDR histograms ([`new_histogram`], 1 ns to
 //! 10 minutes, 3 significant digits), what callers record ([`Recorder`]: latencies of
 //! ok calls, errors by gRPC code), the CPU and load figures read from /proc, and the
-//! output of a run: its summary line ([`Outcome::line`]), the per-call lines of
+//! output of a run: its summary line (with the calls refused with `RetryInfo` apart
+//! from the errors: goodput against refusals under overload) ([`Outcome::line`]), the per-call lines of
 //! `aggregate`, the comparison with the echo baseline, and the JSON.
 
 use std::collections::BTreeMap;
@@ -26,10 +27,12 @@ pub fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// What the callers record: latencies of successful calls, errors by code.
+/// What the callers record: latencies of successful calls, refusals, errors by code.
 pub struct Recorder {
     pub latency: Histogram<u64>,
     pub ok: u64,
+    /// Calls refused with RESOURCE_EXHAUSTED and `RetryInfo` (shed load: not errors).
+    pub refused: u64,
     /// Of the ok calls, those whose response was decoded and checked.
     pub checked: u64,
     pub errors: BTreeMap<String, u64>,
@@ -42,6 +45,7 @@ impl Recorder {
         Ok(Recorder {
             latency: new_histogram()?,
             ok: 0,
+            refused: 0,
             checked: 0,
             errors: BTreeMap::new(),
             last_done: None,
@@ -56,6 +60,7 @@ impl Recorder {
                 self.checked += u64::from(d.checked);
                 self.latency.saturating_record(nanos(latency));
             }
+            Err(e) if e.retry_after().is_some() => self.refused += 1,
             Err(CallError::Status(s)) => *self.errors.entry(code_name(s.code())).or_default() += 1,
             Err(CallError::Bad(_)) => *self.errors.entry(BAD_RESPONSE.into()).or_default() += 1,
         }
@@ -66,6 +71,7 @@ impl Recorder {
     pub fn merge(&mut self, other: &Recorder) {
         let _ = self.latency.add(&other.latency);
         self.ok += other.ok;
+        self.refused += other.refused;
         self.checked += other.checked;
         for (k, v) in &other.errors {
             *self.errors.entry(k.clone()).or_default() += v;
@@ -164,6 +170,15 @@ impl Outcome {
         }
     }
 
+    /// Calls refused with `RetryInfo` per second.
+    pub fn refused_per_s(&self) -> f64 {
+        if self.elapsed > 0.0 {
+            self.rec.refused as f64 / self.elapsed
+        } else {
+            0.0
+        }
+    }
+
     /// The latency at quantile `q`, in milliseconds.
     pub fn ms(&self, q: f64) -> f64 {
         self.rec.latency.value_at_quantile(q) as f64 / 1e6
@@ -194,6 +209,13 @@ impl Outcome {
             self.ms(0.999),
             self.rec.latency.max() as f64 / 1e6,
         );
+        if self.rec.refused > 0 {
+            s.push_str(&format!(
+                " | refused {} ({:.1}/s, RESOURCE_EXHAUSTED with RetryInfo; percentiles are of the answered)",
+                self.rec.refused,
+                self.refused_per_s()
+            ));
+        }
         if !self.rec.errors.is_empty() {
             let e: Vec<String> = self
                 .rec
@@ -231,6 +253,8 @@ impl Outcome {
             "connections": self.connections,
             "duration_s": self.elapsed,
             "ok": self.rec.ok,
+            "refused": self.rec.refused,
+            "refused_per_s": self.refused_per_s(),
             "errors": self.rec.errors,
             "decode_responses": self.decode_responses,
             "checked_responses": self.rec.checked,
@@ -302,6 +326,7 @@ pub fn results_json(outcomes: &[Outcome]) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use tonic::Status;
+    use tonic_types::StatusExt;
 
     use super::*;
 
@@ -317,6 +342,7 @@ mod tests {
             warmup: Duration::from_secs(2),
             duration: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
+            honour_retry_info: false,
         }
     }
 
@@ -386,6 +412,33 @@ mod tests {
             "{line}"
         );
         assert!(!line.contains("cpu:"), "{line}");
+    }
+
+    #[test]
+    fn refusals_with_retry_info_are_counted_apart_from_errors() {
+        let mut o = outcome(None);
+        let mut details = tonic_types::ErrorDetails::new();
+        details.set_retry_info(Some(ms(250)));
+        let refused = Status::with_error_details(Code::ResourceExhausted, "busy", details);
+        for _ in 0..500 {
+            o.rec
+                .record(&Err(refused.clone().into()), ms(1), Instant::now());
+        }
+        o.rec.record(
+            &Err(Status::resource_exhausted("too large").into()),
+            ms(1),
+            Instant::now(),
+        );
+        assert_eq!(o.rec.refused, 500);
+        assert_eq!(o.rec.errors["RESOURCE_EXHAUSTED"], 1);
+        assert_eq!(o.rps(), 100.0);
+        assert_eq!(o.refused_per_s(), 50.0);
+        assert!(
+            o.line().contains(" | refused 500 (50.0/s, "),
+            "{}",
+            o.line()
+        );
+        assert_eq!(o.json()["refused"], 500);
     }
 
     #[test]

@@ -7,8 +7,11 @@
 //! group counts that add up. Responses that are not checked are read through the
 //! reduced messages [`ListPageToken`] and [`AggregateCount`].
 
+use std::time::Duration;
+
 use prost::bytes::Bytes;
-use tonic::Status;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
 
 use nianbao::pb::{
     AggregateReportsResponse, GetReportResponse, ListReportsResponse, ReportFilter,
@@ -25,6 +28,20 @@ pub enum CallError {
     Status(Status),
     /// Status OK, but the response failed a check: why.
     Bad(String),
+}
+
+impl CallError {
+    /// A refusal the caller is told to retry: RESOURCE_EXHAUSTED with `RetryInfo`;
+    /// the delay it asks for.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CallError::Status(s) if s.code() == Code::ResourceExhausted => s
+                .get_error_details()
+                .retry_info()
+                .map(|r| r.retry_delay.unwrap_or_default()),
+            _ => None,
+        }
+    }
 }
 
 impl From<Status> for CallError {
@@ -218,6 +235,24 @@ mod tests {
             division_code: division.into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_refusal_is_resource_exhausted_with_retry_info() {
+        let mut details = tonic_types::ErrorDetails::new();
+        details.set_retry_info(Some(Duration::from_millis(250)));
+        let refused = Status::with_error_details(Code::ResourceExhausted, "busy", details);
+        assert_eq!(
+            CallError::from(refused).retry_after(),
+            Some(Duration::from_millis(250))
+        );
+        let bare = Status::resource_exhausted("too large");
+        assert_eq!(CallError::from(bare).retry_after(), None);
+        assert_eq!(
+            CallError::from(Status::unavailable("x")).retry_after(),
+            None
+        );
+        assert_eq!(CallError::Bad("odd".into()).retry_after(), None);
     }
 
     #[test]
