@@ -227,7 +227,23 @@ async fn append(store: &Store, batch: &mut Vec<AuditEntry>, counters: &Counters)
     }
     let entries = std::mem::take(batch);
     let n = entries.len() as u64;
-    match store.append_audit(entries.clone()).await {
+    // The transaction runs on a blocking thread: a batch of hundreds of records must not
+    // hold one of the async workers that serve the connections.
+    let appending = store.clone();
+    let appended = tokio::task::spawn_blocking(move || {
+        let result = appending.append_audit_blocking(&entries);
+        (result, entries)
+    })
+    .await;
+    let (result, entries) = match appended {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::error!(target: "nianbao::audit", error = %e, records = n, "the audit append failed: these records are not in the chain");
+            counters.unstored.fetch_add(n, Ordering::Relaxed);
+            return;
+        }
+    };
+    match result {
         Ok(last) => {
             counters.appended.fetch_add(n, Ordering::Relaxed);
             if let Err(e) = store.flush().await {

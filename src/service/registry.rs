@@ -17,7 +17,7 @@ use super::work::WorkPool;
 use super::{input, Config};
 use crate::aggregate::{self, Grouping};
 use crate::ingest;
-use crate::names::{check_free_text, echo, AgencyId, NameError, ReportName};
+use crate::names::{check_free_text, echo, AgencyId, NameError, ReportName, Scope};
 use crate::pb::report_registry_server::ReportRegistry;
 use crate::pb::{
     AggregateReportsRequest, AggregateReportsResponse, ExportReportsRequest, ExportReportsResponse,
@@ -217,7 +217,7 @@ pub(super) fn filter(f: Option<ReportFilter>, caller: &Caller) -> Result<ListFil
         format_version,
         has_errors: f.has_errors,
         include_withdrawn: f.include_withdrawn,
-        within: (!caller.read.is_national()).then(|| caller.read.clone()),
+        within: (!caller.read.is_national()).then(|| Scope::clone(&caller.read)),
     })
 }
 
@@ -254,7 +254,7 @@ impl ReportRegistry for Registry {
             request_id,
             expected_etag,
             reject_on_error: r.reject_on_error,
-            within: Some(caller.write.clone()),
+            within: Some(Scope::clone(&caller.write)),
             audit: Some(caller.write_record()),
         };
         // Read, name and validate on the work pool (within its budgets); then store.
@@ -408,8 +408,8 @@ impl ReportRegistry for Registry {
                 expected_etag: etag,
                 request_id,
                 audit: Some(caller.write_record()),
-                read_scope: Some(caller.read.clone()),
-                write_scope: Some(caller.write.clone()),
+                read_scope: Some(Scope::clone(&caller.read)),
+                write_scope: Some(Scope::clone(&caller.write)),
             })
             .await?;
         Ok(Response::new(WithdrawReportResponse {
@@ -575,8 +575,8 @@ mod tests {
         let caller = Caller::new(
             "t".into(),
             None,
-            Scope::national(),
-            Scope::national(),
+            std::sync::Arc::new(Scope::national()),
+            std::sync::Arc::new(Scope::national()),
             "/m".into(),
         );
         let long = "9".repeat(100_000);

@@ -166,7 +166,12 @@ fn chain(entry: &AuditEntry, sequence: u64, previous: &[u8; AUDIT_HASH_LEN]) -> 
         previous_hash: previous.to_vec(),
         hash: Vec::new(),
     };
-    record.hash = audit_hash(&record).to_vec();
+    // `audit_hash` of a record whose hash is still empty, without its copy.
+    let mut h = Sm3::new();
+    h.update(previous);
+    h.update(record.encode_to_vec());
+    record.hash = h.finalize().to_vec();
+    debug_assert_eq!(record.hash, audit_hash(&record));
     record
 }
 
@@ -370,11 +375,23 @@ impl Store {
     /// appends nothing and returns the current last sequence number.
     pub async fn append_audit(&self, entries: Vec<AuditEntry>) -> Result<u64, StoreError> {
         let _turn = self.inner.turn.lock().await;
+        self.append_audit_in_turn(&entries)
+    }
+
+    /// [`Store::append_audit`] for a thread that may block (a blocking task, never an
+    /// async one): it waits for its turn by blocking, and its transaction holds no async
+    /// worker thread.
+    pub fn append_audit_blocking(&self, entries: &[AuditEntry]) -> Result<u64, StoreError> {
+        let _turn = self.inner.turn.blocking_lock();
+        self.append_audit_in_turn(entries)
+    }
+
+    fn append_audit_in_turn(&self, entries: &[AuditEntry]) -> Result<u64, StoreError> {
         if entries.is_empty() {
             return Ok(AuditHead::read(&self.inner.trees.meta)?.sequence);
         }
         let _gate = self.inner.gate.read().unwrap_or_else(|e| e.into_inner());
-        self.write_transaction(|tx| tx.append_audit(&entries))
+        self.write_transaction(|tx| tx.append_audit(entries))
             .map_err(super::tx::Abort::into_error)
     }
 

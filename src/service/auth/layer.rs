@@ -128,8 +128,8 @@ impl Gate {
                 Caller::new(
                     identity.into(),
                     peer,
-                    Scope::national(),
-                    Scope::national(),
+                    national(),
+                    national(),
                     method.clone(),
                 )
             }
@@ -228,6 +228,12 @@ fn declared_identity(value: &[u8]) -> Result<Option<String>, ApiError> {
     let text = String::from_utf8_lossy(value);
     let text = text.trim();
     Ok((!text.is_empty()).then(|| text.to_string()))
+}
+
+/// The national scope, shared by every call of the open mode.
+fn national() -> Arc<Scope> {
+    static NATIONAL: std::sync::OnceLock<Arc<Scope>> = std::sync::OnceLock::new();
+    NATIONAL.get_or_init(|| Arc::new(Scope::national())).clone()
 }
 
 /// The layer: wraps every service of the server in [`Auth`].

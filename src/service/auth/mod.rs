@@ -141,10 +141,10 @@ pub struct Caller {
     pub identity: Arc<str>,
     /// Its address, as the audit trail records it.
     pub peer: Option<SocketAddr>,
-    /// Reports it may see.
-    pub read: Scope,
+    /// Reports it may see (shared with the policy's grant: no copy per call).
+    pub read: Arc<Scope>,
     /// Reports it may submit and withdraw.
-    pub write: Scope,
+    pub write: Arc<Scope>,
     /// The method called (`/nianbao.v1.ReportRegistry/SubmitReport`).
     pub method: Arc<str>,
     note: Arc<Mutex<Note>>,
@@ -164,8 +164,8 @@ impl Caller {
     pub(crate) fn new(
         identity: Arc<str>,
         peer: Option<SocketAddr>,
-        read: Scope,
-        write: Scope,
+        read: Arc<Scope>,
+        write: Arc<Scope>,
         method: Arc<str>,
     ) -> Caller {
         Caller {

@@ -78,9 +78,9 @@ struct Entry {
 pub struct Grant {
     pub roles: Roles,
     /// Where it reads: its read scopes and its write scopes.
-    pub read: Scope,
+    pub read: Arc<Scope>,
     /// Where it writes.
-    pub write: Scope,
+    pub write: Arc<Scope>,
     /// Its rate limit; `None`: unlimited.
     pub limiter: Option<DefaultDirectRateLimiter>,
 }
@@ -151,8 +151,8 @@ impl Policy {
                 .map(RateLimiter::direct);
             let grant = Grant {
                 roles,
-                read,
-                write,
+                read: Arc::new(read),
+                write: Arc::new(write),
                 limiter,
             };
             if grants.insert(identity, Arc::new(grant)).is_some() {
